@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package nvml
+
+import "fmt"
+
+// GPMMetricID is nvmlGpmMetricId_t. GPM (GPU Performance Monitoring, Hopper and
+// newer) measures activity between two samples; values are percent unless noted.
+type GPMMetricID uint32
+
+// GPM metric ids (NVML_GPM_METRIC_*).
+const (
+	GPMGraphicsActivity GPMMetricID = 1  // graphics engine active, %
+	GPMSMActivity       GPMMetricID = 2  // SMs busy (any warp resident), %
+	GPMSMOccupancy      GPMMetricID = 3  // warps resident / max warps, %
+	GPMIntegerActivity  GPMMetricID = 4  // integer pipe, %
+	GPMTensorActivity   GPMMetricID = 5  // any tensor pipe, %
+	GPMDFMATensor       GPMMetricID = 6  // FP64 tensor pipe, %
+	GPMHMMATensor       GPMMetricID = 7  // FP16/BF16 tensor pipe, %
+	GPMIMMATensor       GPMMetricID = 9  // integer tensor pipe, %
+	GPMDRAMBandwidth    GPMMetricID = 10 // DRAM bandwidth used / peak, %
+	GPMFP64Activity     GPMMetricID = 11 // FP64 pipe, %
+	GPMFP32Activity     GPMMetricID = 12 // FP32 pipe, %
+	GPMFP16Activity     GPMMetricID = 13 // FP16 pipe, %
+)
+
+// GPMSupported reports whether the device supports GPM (nvmlGpmQueryDeviceSupport).
+func (d Device) GPMSupported() (bool, error) {
+	const key = "nvmlGpmQueryDeviceSupport"
+	if err := d.lib.usable(d.lib.fn.gpmSupport == nil, key); err != nil {
+		return false, err
+	}
+	s := gpmSupport{version: gpmSupportVersion}
+	if err := d.lib.check(key, d.lib.fn.gpmSupport(d.handle, &s)); err != nil {
+		return false, err
+	}
+	return s.isSupported != 0, nil
+}
+
+// GPMResult is one metric computed between two GPM samples. Err wraps the
+// per-metric return code when NVML could not compute it. Value may be NaN even
+// when Err is nil: NVML really returns NaN (e.g. on the first interval after a
+// context starts); callers must treat NaN as "no value".
+type GPMResult struct {
+	ID    GPMMetricID
+	Value float64
+	Err   error
+}
+
+// GPMSampler measures GPM metrics on one device: each [GPMSampler.Sample] takes a
+// new GPM sample and returns the metrics over the interval since the previous
+// one. It holds two NVML samples and a reusable request buffer, so it belongs to
+// one goroutine. Close it to free the NVML samples.
+type GPMSampler struct {
+	dev      Device
+	ids      []GPMMetricID
+	prev     uintptr
+	cur      uintptr
+	havePrev bool
+	req      gpmMetricsGet
+	out      []GPMResult
+}
+
+// NewGPMSampler allocates the NVML samples (nvmlGpmSampleAlloc) for measuring
+// ids on d. It fails with ErrFunctionNotFound on drivers without GPM, and with
+// ErrInvalidArgument when ids is empty or longer than NVML allows.
+func (d Device) NewGPMSampler(ids ...GPMMetricID) (*GPMSampler, error) {
+	const key = "nvmlGpmSampleAlloc"
+	f := d.lib.fn
+	missing := f.gpmAlloc == nil || f.gpmFree == nil || f.gpmSampleGet == nil || f.gpmMetricsGet == nil
+	if err := d.lib.usable(missing, key); err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 || len(ids) > gpmMetricMax {
+		return nil, fmt.Errorf("GPM sampler with %d metrics: want 1 to %d: %w", len(ids), gpmMetricMax, ErrInvalidArgument)
+	}
+	s := &GPMSampler{dev: d, ids: append([]GPMMetricID(nil), ids...), out: make([]GPMResult, len(ids))}
+	if err := d.lib.check(key, f.gpmAlloc(&s.prev)); err != nil {
+		return nil, err
+	}
+	if err := d.lib.check(key, f.gpmAlloc(&s.cur)); err != nil {
+		_ = f.gpmFree(s.prev)
+		return nil, err
+	}
+	return s, nil
+}
+
+// Sample reads a GPM sample (nvmlGpmSampleGet) and returns the metrics between it
+// and the previous one (nvmlGpmMetricsGet). The first call only primes the
+// sampler and returns nil, nil. The returned slice is reused by the next call.
+// If reading the sample fails, the next successful call primes again.
+func (s *GPMSampler) Sample() ([]GPMResult, error) {
+	lib := s.dev.lib
+	if err := lib.usable(false, "nvmlGpmSampleGet"); err != nil {
+		return nil, err
+	}
+	if err := lib.check("nvmlGpmSampleGet", lib.fn.gpmSampleGet(s.dev.handle, s.cur)); err != nil {
+		s.havePrev = false
+		return nil, err
+	}
+	s.prev, s.cur = s.cur, s.prev
+	if !s.havePrev {
+		s.havePrev = true
+		return nil, nil
+	}
+	// After the swap, prev holds the sample just read and cur the older one.
+	return s.metrics(s.cur, s.prev)
+}
+
+func (s *GPMSampler) metrics(older, newer uintptr) ([]GPMResult, error) {
+	lib := s.dev.lib
+	const key = "nvmlGpmMetricsGet"
+	s.req.version = gpmMetricsGetVersion
+	s.req.numMetrics = uint32(len(s.ids))
+	s.req.sample1, s.req.sample2 = older, newer
+	for i, id := range s.ids {
+		s.req.metrics[i] = gpmMetric{metricID: uint32(id)}
+	}
+	if err := lib.check(key, lib.fn.gpmMetricsGet(&s.req)); err != nil {
+		return nil, err
+	}
+	for i, id := range s.ids {
+		m := s.req.metrics[i]
+		s.out[i] = GPMResult{ID: id, Value: m.value, Err: lib.check(key, m.ret)}
+	}
+	return s.out, nil
+}
+
+// Close frees the sampler's NVML samples (nvmlGpmSampleFree).
+func (s *GPMSampler) Close() error {
+	lib := s.dev.lib
+	if err := lib.usable(false, "nvmlGpmSampleFree"); err != nil {
+		return err
+	}
+	e1 := lib.check("nvmlGpmSampleFree", lib.fn.gpmFree(s.prev))
+	e2 := lib.check("nvmlGpmSampleFree", lib.fn.gpmFree(s.cur))
+	s.prev, s.cur = 0, 0
+	if e1 != nil {
+		return e1
+	}
+	return e2
+}

@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package nvml
+
+// Utilization returns the GPU and memory-controller busy percentages over the
+// driver's last sample period (nvmlDeviceGetUtilizationRates). On a MIG device
+// it fails with ErrNotSupported. It lags GPM by about a second after load stops.
+func (d Device) Utilization() (Utilization, error) {
+	const key = "nvmlDeviceGetUtilizationRates"
+	var u Utilization
+	if err := d.lib.usable(d.lib.fn.utilization == nil, key); err != nil {
+		return u, err
+	}
+	return u, d.lib.check(key, d.lib.fn.utilization(d.handle, &u))
+}
+
+// Memory is framebuffer memory in bytes. Used excludes Reserved (memory the
+// driver holds for itself), so Total = Reserved + Free + Used.
+type Memory struct {
+	Total    uint64
+	Reserved uint64
+	Free     uint64
+	Used     uint64
+}
+
+// Memory returns framebuffer usage (nvmlDeviceGetMemoryInfo_v2). On drivers
+// without the v2 call it falls back to nvmlDeviceGetMemoryInfo, whose used
+// includes reserved memory: then Reserved is 0 and Used includes it.
+func (d Device) Memory() (Memory, error) {
+	const key = "nvmlDeviceGetMemoryInfo"
+	f2, f1 := d.lib.fn.memoryV2, d.lib.fn.memoryV1
+	if err := d.lib.usable(f2 == nil && f1 == nil, key); err != nil {
+		return Memory{}, err
+	}
+	if f2 != nil {
+		m := memoryV2{version: memoryV2Version}
+		if err := d.lib.check(key, f2(d.handle, &m)); err != nil {
+			return Memory{}, err
+		}
+		return Memory{Total: m.total, Reserved: m.reserved, Free: m.free, Used: m.used}, nil
+	}
+	var m memoryV1
+	if err := d.lib.check(key, f1(d.handle, &m)); err != nil {
+		return Memory{}, err
+	}
+	return Memory{Total: m.total, Free: m.free, Used: m.used}, nil
+}
+
+// PowerUsage is the board's power draw in milliwatts (nvmlDeviceGetPowerUsage).
+func (d Device) PowerUsage() (uint32, error) {
+	return d.uint32Call("nvmlDeviceGetPowerUsage", d.lib.fn.powerUsage)
+}
+
+// EnforcedPowerLimit is the power cap in force, in milliwatts
+// (nvmlDeviceGetEnforcedPowerLimit).
+func (d Device) EnforcedPowerLimit() (uint32, error) {
+	return d.uint32Call("nvmlDeviceGetEnforcedPowerLimit", d.lib.fn.powerLimit)
+}
+
+// Temperature is the GPU die temperature in °C
+// (nvmlDeviceGetTemperature, NVML_TEMPERATURE_GPU).
+func (d Device) Temperature() (uint32, error) {
+	const key = "nvmlDeviceGetTemperature"
+	if err := d.lib.usable(d.lib.fn.temperature == nil, key); err != nil {
+		return 0, err
+	}
+	var c uint32
+	const sensorGPU = 0 // NVML_TEMPERATURE_GPU
+	if err := d.lib.check(key, d.lib.fn.temperature(d.handle, sensorGPU, &c)); err != nil {
+		return 0, err
+	}
+	return c, nil
+}
+
+// SMClock is the current SM clock in MHz (nvmlDeviceGetClockInfo, NVML_CLOCK_SM).
+func (d Device) SMClock() (uint32, error) {
+	const key = "nvmlDeviceGetClockInfo"
+	if err := d.lib.usable(d.lib.fn.clockInfo == nil, key); err != nil {
+		return 0, err
+	}
+	var mhz uint32
+	const clockSM = 1 // NVML_CLOCK_SM
+	if err := d.lib.check(key, d.lib.fn.clockInfo(d.handle, clockSM, &mhz)); err != nil {
+		return 0, err
+	}
+	return mhz, nil
+}

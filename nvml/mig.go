@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package nvml
+
+// MIGMode returns whether MIG is enabled now (current) and after the next GPU
+// reset (pending) (nvmlDeviceGetMigMode). GPUs without MIG fail with
+// ErrNotSupported.
+func (d Device) MIGMode() (current, pending bool, err error) {
+	const key = "nvmlDeviceGetMigMode"
+	if err := d.lib.usable(d.lib.fn.migMode == nil, key); err != nil {
+		return false, false, err
+	}
+	var c, p uint32
+	if err := d.lib.check(key, d.lib.fn.migMode(d.handle, &c, &p)); err != nil {
+		return false, false, err
+	}
+	return c == 1, p == 1, nil
+}
+
+// MaxMIGDeviceCount is how many MIG devices the GPU can hold (0 when MIG is
+// off) (nvmlDeviceGetMaxMigDeviceCount). Slots may be empty: see
+// [Device.MIGDeviceByIndex].
+func (d Device) MaxMIGDeviceCount() (int, error) {
+	v, err := d.uint32Call("nvmlDeviceGetMaxMigDeviceCount", d.lib.fn.maxMIGDevices)
+	return int(v), err
+}
+
+// MIGDeviceByIndex returns the MIG device in slot i (0 ≤ i < MaxMIGDeviceCount)
+// (nvmlDeviceGetMigDeviceHandleByIndex). An empty slot, or a GPU with MIG off,
+// fails with ErrNotFound.
+func (d Device) MIGDeviceByIndex(i int) (Device, error) {
+	const key = "nvmlDeviceGetMigDeviceHandleByIndex"
+	if err := d.lib.usable(d.lib.fn.migByIndex == nil, key); err != nil {
+		return Device{}, err
+	}
+	if i < 0 || uint64(i) > uint64(^uint32(0)) {
+		return Device{}, d.lib.check(key, ErrInvalidArgument)
+	}
+	var h uintptr
+	if err := d.lib.check(key, d.lib.fn.migByIndex(d.handle, uint32(i), &h)); err != nil {
+		return Device{}, err
+	}
+	return Device{lib: d.lib, handle: h}, nil
+}
+
+// MIGDevices returns the MIG devices present under the GPU, skipping empty
+// slots. It returns none, without error, when MIG is off.
+func (d Device) MIGDevices() ([]Device, error) {
+	n, err := d.MaxMIGDeviceCount()
+	if err != nil || n == 0 {
+		return nil, ignoreNotSupported(err)
+	}
+	var out []Device
+	for i := range n {
+		m, err := d.MIGDeviceByIndex(i)
+		if isReturn(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// IsMIGDevice reports whether d is a MIG device handle (nvmlDeviceIsMigDeviceHandle).
+func (d Device) IsMIGDevice() (bool, error) {
+	v, err := d.uint32Call("nvmlDeviceIsMigDeviceHandle", d.lib.fn.isMIG)
+	return v != 0, err
+}
+
+// Parent returns the GPU a MIG device belongs to
+// (nvmlDeviceGetDeviceHandleFromMigDeviceHandle). On a GPU handle it fails with
+// ErrInvalidArgument.
+func (d Device) Parent() (Device, error) {
+	const key = "nvmlDeviceGetDeviceHandleFromMigDeviceHandle"
+	if err := d.lib.usable(d.lib.fn.migParent == nil, key); err != nil {
+		return Device{}, err
+	}
+	var h uintptr
+	if err := d.lib.check(key, d.lib.fn.migParent(d.handle, &h)); err != nil {
+		return Device{}, err
+	}
+	return Device{lib: d.lib, handle: h}, nil
+}

@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package nvml
+
+import "github.com/ebitengine/purego"
+
+// functions holds one Go func per NVML function, nil when the library exports
+// none of its versions. Argument types follow nvml.h: nvmlDevice_t and
+// nvmlGpmSample_t are opaque pointers (uintptr), unsigned int is uint32.
+type functions struct {
+	init          func() Return
+	initWithFlags func(flags uint32) Return
+	shutdown      func() Return
+	errorString   func(r Return) string
+
+	driverVersion     func(buf *byte, n uint32) Return
+	nvmlVersion       func(buf *byte, n uint32) Return
+	cudaDriverVersion func(v *int32) Return
+
+	deviceCount   func(n *uint32) Return
+	deviceByIndex func(i uint32, dev *uintptr) Return
+	deviceByUUID  func(uuid string, dev *uintptr) Return
+
+	name              func(dev uintptr, buf *byte, n uint32) Return
+	uuid              func(dev uintptr, buf *byte, n uint32) Return
+	index             func(dev uintptr, i *uint32) Return
+	pciInfo           func(dev uintptr, p *pciInfo) Return
+	architecture      func(dev uintptr, a *uint32) Return
+	computeCapability func(dev uintptr, major, minor *int32) Return
+
+	utilization   func(dev uintptr, u *Utilization) Return
+	memoryV2      func(dev uintptr, m *memoryV2) Return
+	memoryV1      func(dev uintptr, m *memoryV1) Return
+	powerUsage    func(dev uintptr, mw *uint32) Return
+	powerLimit    func(dev uintptr, mw *uint32) Return
+	temperature   func(dev uintptr, sensor uint32, c *uint32) Return
+	clockInfo     func(dev uintptr, clock uint32, mhz *uint32) Return
+	processes     func(dev uintptr, count *uint32, infos *ProcessInfo) Return
+	processesV1   func(dev uintptr, count *uint32, infos *processInfoV1) Return
+	migMode       func(dev uintptr, current, pending *uint32) Return
+	maxMIGDevices func(dev uintptr, n *uint32) Return
+	migByIndex    func(dev uintptr, i uint32, mig *uintptr) Return
+	isMIG         func(dev uintptr, is *uint32) Return
+	migParent     func(mig uintptr, dev *uintptr) Return
+
+	gpmSupport    func(dev uintptr, s *gpmSupport) Return
+	gpmAlloc      func(s *uintptr) Return
+	gpmFree       func(s uintptr) Return
+	gpmSampleGet  func(dev uintptr, s uintptr) Return
+	gpmMetricsGet func(m *gpmMetricsGet) Return
+}
+
+// resolve binds every function the library exports, newest version first, and
+// records which name served each. RegisterFunc is only called on an address
+// Dlsym found, so a missing symbol never panics.
+func (l *Library) resolve() {
+	f := &l.fn
+	l.bind(&f.init, "nvmlInit", "nvmlInit_v2", "nvmlInit")
+	l.bind(&f.initWithFlags, "nvmlInitWithFlags", "nvmlInitWithFlags")
+	l.bind(&f.shutdown, "nvmlShutdown", "nvmlShutdown")
+	l.bind(&f.errorString, "nvmlErrorString", "nvmlErrorString")
+	l.bind(&f.driverVersion, "nvmlSystemGetDriverVersion", "nvmlSystemGetDriverVersion")
+	l.bind(&f.nvmlVersion, "nvmlSystemGetNVMLVersion", "nvmlSystemGetNVMLVersion")
+	l.bind(&f.cudaDriverVersion, "nvmlSystemGetCudaDriverVersion",
+		"nvmlSystemGetCudaDriverVersion_v2", "nvmlSystemGetCudaDriverVersion")
+	l.bind(&f.deviceCount, "nvmlDeviceGetCount", "nvmlDeviceGetCount_v2", "nvmlDeviceGetCount")
+	l.bind(&f.deviceByIndex, "nvmlDeviceGetHandleByIndex",
+		"nvmlDeviceGetHandleByIndex_v2", "nvmlDeviceGetHandleByIndex")
+	l.bind(&f.deviceByUUID, "nvmlDeviceGetHandleByUUID", "nvmlDeviceGetHandleByUUID")
+	l.resolveDevice()
+	l.resolveMIGAndGPM()
+}
+
+func (l *Library) resolveDevice() {
+	f := &l.fn
+	l.bind(&f.name, "nvmlDeviceGetName", "nvmlDeviceGetName")
+	l.bind(&f.uuid, "nvmlDeviceGetUUID", "nvmlDeviceGetUUID")
+	l.bind(&f.index, "nvmlDeviceGetIndex", "nvmlDeviceGetIndex")
+	l.bind(&f.pciInfo, "nvmlDeviceGetPciInfo",
+		"nvmlDeviceGetPciInfo_v3", "nvmlDeviceGetPciInfo_v2", "nvmlDeviceGetPciInfo")
+	l.bind(&f.architecture, "nvmlDeviceGetArchitecture", "nvmlDeviceGetArchitecture")
+	l.bind(&f.computeCapability, "nvmlDeviceGetCudaComputeCapability", "nvmlDeviceGetCudaComputeCapability")
+	l.bind(&f.utilization, "nvmlDeviceGetUtilizationRates", "nvmlDeviceGetUtilizationRates")
+	// Memory and processes change their struct with the version, so each
+	// layout gets its own func; the v1 form is bound only when v2/v3 is absent.
+	if !l.bind(&f.memoryV2, "nvmlDeviceGetMemoryInfo", "nvmlDeviceGetMemoryInfo_v2") {
+		l.bind(&f.memoryV1, "nvmlDeviceGetMemoryInfo", "nvmlDeviceGetMemoryInfo")
+	}
+	l.bind(&f.powerUsage, "nvmlDeviceGetPowerUsage", "nvmlDeviceGetPowerUsage")
+	l.bind(&f.powerLimit, "nvmlDeviceGetEnforcedPowerLimit", "nvmlDeviceGetEnforcedPowerLimit")
+	l.bind(&f.temperature, "nvmlDeviceGetTemperature", "nvmlDeviceGetTemperature")
+	l.bind(&f.clockInfo, "nvmlDeviceGetClockInfo", "nvmlDeviceGetClockInfo")
+	if !l.bind(&f.processes, "nvmlDeviceGetComputeRunningProcesses",
+		"nvmlDeviceGetComputeRunningProcesses_v3", "nvmlDeviceGetComputeRunningProcesses_v2") {
+		l.bind(&f.processesV1, "nvmlDeviceGetComputeRunningProcesses", "nvmlDeviceGetComputeRunningProcesses")
+	}
+}
+
+func (l *Library) resolveMIGAndGPM() {
+	f := &l.fn
+	l.bind(&f.migMode, "nvmlDeviceGetMigMode", "nvmlDeviceGetMigMode")
+	l.bind(&f.maxMIGDevices, "nvmlDeviceGetMaxMigDeviceCount", "nvmlDeviceGetMaxMigDeviceCount")
+	l.bind(&f.migByIndex, "nvmlDeviceGetMigDeviceHandleByIndex", "nvmlDeviceGetMigDeviceHandleByIndex")
+	l.bind(&f.isMIG, "nvmlDeviceIsMigDeviceHandle", "nvmlDeviceIsMigDeviceHandle")
+	l.bind(&f.migParent, "nvmlDeviceGetDeviceHandleFromMigDeviceHandle",
+		"nvmlDeviceGetDeviceHandleFromMigDeviceHandle")
+	l.bind(&f.gpmSupport, "nvmlGpmQueryDeviceSupport", "nvmlGpmQueryDeviceSupport")
+	l.bind(&f.gpmAlloc, "nvmlGpmSampleAlloc", "nvmlGpmSampleAlloc")
+	l.bind(&f.gpmFree, "nvmlGpmSampleFree", "nvmlGpmSampleFree")
+	l.bind(&f.gpmSampleGet, "nvmlGpmSampleGet", "nvmlGpmSampleGet")
+	l.bind(&f.gpmMetricsGet, "nvmlGpmMetricsGet", "nvmlGpmMetricsGet")
+}
+
+// bind points fptr at the first of names the library exports and records it
+// under key. It reports whether any was found.
+func (l *Library) bind(fptr any, key string, names ...string) bool {
+	for _, n := range names {
+		sym, err := purego.Dlsym(l.handle, n)
+		if err != nil || sym == 0 {
+			continue
+		}
+		purego.RegisterFunc(fptr, sym)
+		l.names[key] = n
+		return true
+	}
+	return false
+}
