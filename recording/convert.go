@@ -11,8 +11,8 @@ import (
 )
 
 // pyDocument is the top level of a file written by nvml_record.py. library (the
-// exported nvml* symbols) is required, so that a document from another tool is
-// rejected, but not converted.
+// exported nvml* symbols) is required, as a sign the document came from that
+// script, but not converted.
 type pyDocument struct {
 	Meta      json.RawMessage   `json:"meta"`
 	Library   json.RawMessage   `json:"library"`
@@ -28,7 +28,8 @@ type pyDocument struct {
 //
 // # What is kept
 //
-// System answers, per-device static answers, the error paths, nvmlErrorString's
+// System answers, per-device static answers, the error paths (under the script's
+// names, e.g. "GetHandleByIndex(count)"), nvmlErrorString's
 // table, the per-call latencies that have per_call_ns (including the Python no-op
 // baseline "noop_python_lambda", so readers can subtract interpreter overhead),
 // the phase markers, and for each series entry: utilization, memory (v2), power,
@@ -47,14 +48,17 @@ type pyDocument struct {
 // The converter never invents a value. A failed call becomes a Result holding its
 // return code; a missing field, an unknown field where the script's shape is fixed,
 // a null, a value out of range or a Python exception (which carries no return
-// code) is an error naming the field. GPM must be sampled in every series entry or
+// code) is an error naming the field. A missing call is never recorded as 13
+// (NVML_ERROR_FUNCTION_NOT_FOUND): the script records every call it makes, and a
+// symbol the library lacks already shows up as a real ret 13. GPM must be sampled in every series entry or
 // in none (the script decides once). NaN and ±Inf GPM values, which Python writes
 // as the non-JSON tokens NaN and Infinity, are kept as such.
 //
 // # Time
 //
 // StartUnixNanos is the first series entry's time; sample and phase offsets are
-// relative to it, rounded to the nanosecond. A phase that started before the first
+// relative to it, rounded to the nanosecond (Python wrote t as a double, good to
+// about 0.25 µs at today's Unix times). A phase that started before the first
 // sample is clamped to offset 0, where it is still the phase running at the first
 // sample. Phases are sorted by time, since two reader threads appended them.
 //
@@ -64,12 +68,9 @@ func ConvertPython(r io.Reader, source string) (*Recording, error) {
 	if source == "" {
 		return nil, errors.New("convert: source is empty: name the file the recording came from")
 	}
-	data, err := io.ReadAll(io.LimitReader(r, maxSize+1))
+	data, err := readAll(r, maxSize)
 	if err != nil {
-		return nil, fmt.Errorf("convert: read: %w", err)
-	}
-	if len(data) > maxSize {
-		return nil, fmt.Errorf("convert: larger than %d bytes", maxSize)
+		return nil, fmt.Errorf("convert: %w", err)
 	}
 	rec, err := convertDocument(quoteNonFinite(data), source)
 	if err != nil {

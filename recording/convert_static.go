@@ -15,17 +15,12 @@ func convertStatic(raw json.RawMessage, meta pyMeta, rec *Recording) error {
 		return err
 	}
 	sys := &rec.System
-	if sys.DriverVersion, err = callField(static, "nvmlSystemGetDriverVersion", decodeValue[string]); err != nil {
-		return err
-	}
-	if sys.NVMLVersion, err = callField(static, "nvmlSystemGetNVMLVersion", decodeValue[string]); err != nil {
-		return err
-	}
-	if sys.CUDADriverVersion, err = callField(static, "nvmlSystemGetCudaDriverVersion_v2", decodeValue[int32]); err != nil {
-		return err
-	}
+	sys.DriverVersion = field(&err, static, "nvmlSystemGetDriverVersion", decodeValue[string])
+	sys.NVMLVersion = field(&err, static, "nvmlSystemGetNVMLVersion", decodeValue[string])
+	sys.CUDADriverVersion = field(&err, static, "nvmlSystemGetCudaDriverVersion_v2", decodeValue[int32])
 	// pynvml's nvmlDeviceGetCount calls nvmlDeviceGetCount_v2.
-	if sys.DeviceCount, err = callField(static, "nvmlDeviceGetCount", decodeValue[uint32]); err != nil {
+	sys.DeviceCount = field(&err, static, "nvmlDeviceGetCount", decodeValue[uint32])
+	if err != nil {
 		return err
 	}
 	devices, ok := static["devices"]
@@ -65,34 +60,20 @@ func convertDevice(raw json.RawMessage, i int, meta pyMeta) (Device, error) {
 	if int(d.Index) != i {
 		return Device{}, fmt.Errorf("index %d at position %d", d.Index, i)
 	}
-	steps := []func() error{
-		func() (err error) { d.Name, err = callField(obj, "nvmlDeviceGetName", decodeValue[string]); return },
-		func() (err error) { d.UUID, err = callField(obj, "nvmlDeviceGetUUID", decodeValue[string]); return },
-		func() (err error) { d.PCI, err = callField(obj, "nvmlDeviceGetPciInfo_v3", asExact[PCIInfo]); return },
-		func() (err error) {
-			d.Architecture, err = callField(obj, "nvmlDeviceGetArchitecture", decodeValue[uint32])
-			return
-		},
-		func() (err error) {
-			d.ComputeCapability, err = callField(obj, "nvmlDeviceGetCudaComputeCapability", asPair[int32])
-			return
-		},
-		func() (err error) { d.MemoryV1, err = callField(obj, "nvmlDeviceGetMemoryInfo", asExact[MemoryV1]); return },
-		func() (err error) {
-			d.PowerLimitMilliwatts, err = callField(obj, "nvmlDeviceGetEnforcedPowerLimit", decodeValue[uint32])
-			return
-		},
-		func() (err error) { d.MIGMode, err = callField(obj, "nvmlDeviceGetMigMode", asMIGMode); return },
-		func() (err error) {
-			d.MaxMIGDeviceCount, err = callField(obj, "nvmlDeviceGetMaxMigDeviceCount", decodeValue[uint32])
-			return
-		},
-		func() (err error) { d.GPMSupported, err = gpmSupport(obj, i, meta); return },
+	d.Name = field(&err, obj, "nvmlDeviceGetName", decodeValue[string])
+	d.UUID = field(&err, obj, "nvmlDeviceGetUUID", decodeValue[string])
+	d.PCI = field(&err, obj, "nvmlDeviceGetPciInfo_v3", asExact[PCIInfo])
+	d.Architecture = field(&err, obj, "nvmlDeviceGetArchitecture", decodeValue[uint32])
+	d.ComputeCapability = field(&err, obj, "nvmlDeviceGetCudaComputeCapability", asPair[int32])
+	d.MemoryV1 = field(&err, obj, "nvmlDeviceGetMemoryInfo", asExact[MemoryV1])
+	d.PowerLimitMilliwatts = field(&err, obj, "nvmlDeviceGetEnforcedPowerLimit", decodeValue[uint32])
+	d.MIGMode = field(&err, obj, "nvmlDeviceGetMigMode", asMIGMode)
+	d.MaxMIGDeviceCount = field(&err, obj, "nvmlDeviceGetMaxMigDeviceCount", decodeValue[uint32])
+	if err != nil {
+		return Device{}, err
 	}
-	for _, step := range steps {
-		if err := step(); err != nil {
-			return Device{}, err
-		}
+	if d.GPMSupported, err = gpmSupport(obj, i, meta); err != nil {
+		return Device{}, err
 	}
 	if d.MIGMode.OK() && d.MIGMode.Value.Current != 0 {
 		return Device{}, errors.New("MIG is enabled, and nvml_record.py records no MIG devices")

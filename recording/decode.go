@@ -31,12 +31,9 @@ func Load(path string) (*Recording, error) {
 // Decode reads one recording, rejecting unknown fields, a wrong format version and
 // inconsistent contents (see [Recording.Validate]).
 func Decode(r io.Reader) (*Recording, error) {
-	data, err := io.ReadAll(io.LimitReader(r, maxSize+1))
+	data, err := readAll(r, maxSize)
 	if err != nil {
-		return nil, fmt.Errorf("read: %w", err)
-	}
-	if len(data) > maxSize {
-		return nil, fmt.Errorf("larger than %d bytes", maxSize)
+		return nil, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -44,13 +41,27 @@ func Decode(r io.Reader) (*Recording, error) {
 	if err := dec.Decode(&rec); err != nil {
 		return nil, fmt.Errorf("decode: %w", err)
 	}
-	if dec.More() {
+	// dec.More alone would miss a stray ']' or '}': it reports only whether another
+	// value follows. Anything but the end of input after the recording is an error.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, errors.New("decode: trailing data after the recording")
 	}
 	if err := rec.Validate(); err != nil {
 		return nil, err
 	}
 	return &rec, nil
+}
+
+// readAll reads all of r, failing once it holds more than limit bytes.
+func readAll(r io.Reader, limit int) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
+	if err != nil {
+		return nil, fmt.Errorf("read: %w", err)
+	}
+	if len(data) > limit {
+		return nil, fmt.Errorf("larger than %d bytes", limit)
+	}
+	return data, nil
 }
 
 // Encode writes rec as indented JSON after validating it.

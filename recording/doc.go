@@ -13,5 +13,7 @@
 // "-Inf".
 //
 // Every recording names its provenance in [Recording.Source]: the file it was
-// converted from, or the host it was recorded on. Values are never typed by hand.
+// converted from, or the host it was recorded on. Values are never typed by hand:
+// [ConvertPython] converts the recordings made by shared/tools/nvml_record.py, and
+// [Load] and [Decode] read the result.
 package recording

@@ -14,7 +14,9 @@ import (
 // outside a string into one of these marker strings, so encoding/json can read the
 // document and [pyFloat] can turn the markers back into floats. The markers start
 // with a NUL character so that no string nvml_record.py writes can be mistaken
-// for one: a float field holding the string "NaN" stays an error.
+// for one: a float field holding the string "NaN" stays an error. (The reverse, a
+// bare NaN where a string is due, would read as the marker string; the script
+// writes non-finite values only where NVML returns a double.)
 const (
 	pyNaN    = "\x00NaN"
 	pyPosInf = "\x00+Inf"

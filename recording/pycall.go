@@ -95,3 +95,14 @@ func asObject(raw json.RawMessage) (map[string]json.RawMessage, error) {
 	}
 	return obj, nil
 }
+
+// field is callField for a run of fields: after the first error it does nothing
+// and leaves that error in *err, so a caller reads many fields and checks once.
+func field[T any](err *error, obj map[string]json.RawMessage, key string, conv func(json.RawMessage) (T, error)) Result[T] {
+	if *err != nil {
+		return Result[T]{}
+	}
+	r, e := callField(obj, key, conv)
+	*err = e
+	return r
+}

@@ -53,7 +53,7 @@ func decodeExact(data []byte, v any) error {
 
 // decodeValue decodes data into a T, rejecting null (which encoding/json would
 // read as the zero value).
-func decodeValue[T any](data []byte) (T, error) {
+func decodeValue[T any](data json.RawMessage) (T, error) {
 	var v T
 	if bytes.Equal(bytes.TrimSpace(data), []byte("null")) {
 		return v, errors.New("value is null")

@@ -21,8 +21,9 @@ type Recording struct {
 	System System `json:"system"`
 	// ErrorStrings maps a return code (decimal) to what nvmlErrorString said for it.
 	ErrorStrings map[string]string `json:"errorStrings,omitempty"`
-	// ErrorPaths records real error answers: call description → return code,
-	// e.g. "nvmlDeviceGetHandleByIndex(count)" → 2.
+	// ErrorPaths records real error answers: call description → return code, named
+	// as the recording tool named them, e.g. "GetHandleByIndex(count)" → 2 from
+	// nvml_record.py (nvmlDeviceGetHandleByIndex with index = device count).
 	ErrorPaths map[string]int32 `json:"errorPaths,omitempty"`
 	// LatencyNanos is the measured cost of one call on the recording host, by C
 	// symbol name (ns per call), for comparison with the binding's benchmarks.
@@ -58,7 +59,7 @@ type Device struct {
 	// MemoryV1 is nvmlDeviceGetMemoryInfo (v1): Used includes reserved memory.
 	MemoryV1 Result[MemoryV1] `json:"memoryV1"`
 	// PowerLimitMilliwatts is nvmlDeviceGetEnforcedPowerLimit (mW).
-	PowerLimitMilliwatts Result[uint32] `json:"powerLimitMw"`
+	PowerLimitMilliwatts Result[uint32]  `json:"powerLimitMw"`
 	MIGMode              Result[MIGMode] `json:"migMode"`           // nvmlDeviceGetMigMode
 	MaxMIGDeviceCount    Result[uint32]  `json:"maxMigDeviceCount"` // nvmlDeviceGetMaxMigDeviceCount
 	// GPMSupported is nvmlGpmQueryDeviceSupport's isSupportedDevice.

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: Apache-2.0
+
+// Package recorder records a live NVML library into the recording format, the
+// same format the replay source and the fake libnvidia-ml read.
+package recorder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nvml-scaler/nvml-scaler/nvml"
+	"github.com/nvml-scaler/nvml-scaler/recording"
+)
+
+// Options says how long and how often to record.
+type Options struct {
+	// Duration is how long to record; at least one sample is always taken.
+	Duration time.Duration
+	// Interval is the time between samples (default 100 ms, as the recordings
+	// under testdata/recordings).
+	Interval time.Duration
+	// Source names the host and tool, e.g. "node gpu-7 (nvml-scaler record v0.1.0)".
+	Source string
+	// Description says what ran on the GPUs.
+	Description string
+}
+
+// gpmIDs are the GPM metrics recorded, as nvml_record.py records them.
+var gpmIDs = []nvml.GPMMetricID{1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13}
+
+// Record samples every GPU on an initialised lib until opts.Duration passes or
+// ctx ends, and returns the recording. It reads only cheap calls (never
+// nvmlDeviceGetPcieThroughput). An error that stops one call is recorded as that
+// call's return code; only failures to enumerate devices abort the recording.
+func Record(ctx context.Context, lib *nvml.Library, opts Options) (*recording.Recording, error) {
+	if opts.Interval <= 0 {
+		opts.Interval = 100 * time.Millisecond
+	}
+	if opts.Source == "" {
+		return nil, errors.New("recorder: Options.Source is empty: name the host and tool")
+	}
+	devs, err := devices(lib)
+	if err != nil {
+		return nil, err
+	}
+	rec := &recording.Recording{
+		Format: recording.Format, Source: opts.Source, Description: opts.Description,
+		System:       system(lib),
+		ErrorStrings: errorStrings(lib),
+		ErrorPaths:   errorPaths(lib, len(devs)),
+		LatencyNanos: latency(devs),
+	}
+	for i, d := range devs {
+		rec.Devices = append(rec.Devices, static(d, uint32(i)))
+	}
+	samplers := gpmSamplers(devs)
+	defer closeAll(samplers)
+	if err := sampleLoop(ctx, rec, devs, samplers, opts); err != nil {
+		return nil, err
+	}
+	return rec, rec.Validate()
+}
+
+func devices(lib *nvml.Library) ([]nvml.Device, error) {
+	n, err := lib.DeviceCount()
+	if err != nil {
+		return nil, fmt.Errorf("recorder: count devices: %w", err)
+	}
+	devs := make([]nvml.Device, 0, n)
+	for i := range n {
+		d, err := lib.DeviceByIndex(i)
+		if err != nil {
+			return nil, fmt.Errorf("recorder: device %d: %w", i, err)
+		}
+		devs = append(devs, d)
+	}
+	return devs, nil
+}
+
+func sampleLoop(ctx context.Context, rec *recording.Recording, devs []nvml.Device,
+	samplers []*nvml.GPMSampler, opts Options) error {
+	start := time.Now()
+	rec.StartUnixNanos = start.UnixNano()
+	tick := time.NewTicker(opts.Interval)
+	defer tick.Stop()
+	for {
+		s := recording.Sample{OffsetNanos: time.Since(start).Nanoseconds()}
+		for i, d := range devs {
+			s.Devices = append(s.Devices, sample(d, samplers[i]))
+		}
+		addMIGSamples(&s, devs)
+		rec.Samples = append(rec.Samples, s)
+		if time.Since(start) >= opts.Duration {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}

@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: Apache-2.0
+
+// Package nvmlsource is the scaler's [scaler.Source] over the real NVML binding:
+// it loads libnvidia-ml, enumerates GPUs and their MIG devices once, and reads
+// each device with cheap calls only (about 15 per device and sweep).
+package nvmlsource
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/nvml-scaler/nvml-scaler/nvml"
+	"github.com/nvml-scaler/nvml-scaler/scaler"
+)
+
+// Options configure a Source.
+type Options struct {
+	// LibraryPath loads NVML from exactly this file; "" searches as nvml.Open does.
+	LibraryPath string
+	// Logger receives one line per device found; nil discards.
+	Logger *slog.Logger
+}
+
+// Source reads GPUs through NVML. It is used by one goroutine (the Sampler).
+type Source struct {
+	opts    Options
+	lib     *nvml.Library
+	inited  bool
+	devs    []nvml.Device
+	info    []scaler.Device
+	gpm     []*nvml.GPMSampler // per position; nil where GPM is unsupported
+	procBuf [][]nvml.ProcessInfo
+}
+
+// New returns a Source that loads NVML on its first Devices call, so a node
+// without a driver yields a "not ready" error there, retried by the Sampler,
+// instead of failing at start-up.
+func New(opts Options) *Source {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Source{opts: opts}
+}
+
+// Devices loads and initialises NVML if needed and lists every GPU followed by
+// its MIG devices. Errors wrap the nvml error (errors.Is works with nvml's
+// Return values and *nvml.LoadError).
+func (s *Source) Devices(ctx context.Context) ([]scaler.Device, error) {
+	if err := s.init(); err != nil {
+		return nil, err
+	}
+	n, err := s.lib.DeviceCount()
+	if err != nil {
+		return nil, fmt.Errorf("count GPUs: %w", err)
+	}
+	s.devs, s.info, s.gpm = nil, nil, nil
+	for i := range n {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := s.addGPU(i); err != nil {
+			return nil, err
+		}
+	}
+	s.procBuf = make([][]nvml.ProcessInfo, len(s.devs))
+	return s.info, nil
+}
+
+func (s *Source) init() error {
+	if s.lib == nil {
+		var opts []nvml.Option
+		if s.opts.LibraryPath != "" {
+			opts = append(opts, nvml.WithLibraryPath(s.opts.LibraryPath))
+		}
+		lib, err := nvml.Open(opts...)
+		if err != nil {
+			return err
+		}
+		s.lib = lib
+	}
+	if !s.inited {
+		if err := s.lib.Init(); err != nil {
+			return fmt.Errorf("initialise NVML from %s: %w", s.lib.Path(), err)
+		}
+		s.inited = true
+	}
+	return nil
+}
+
+func (s *Source) addGPU(i int) error {
+	d, err := s.lib.DeviceByIndex(i)
+	if err != nil {
+		return fmt.Errorf("GPU %d: %w", i, err)
+	}
+	info, err := identity(d, i)
+	if err != nil {
+		return err
+	}
+	s.add(d, info, s.gpmSampler(d, info))
+	migs, err := d.MIGDevices()
+	if err != nil {
+		return fmt.Errorf("GPU %d (%s): list MIG devices: %w", i, info.UUID, err)
+	}
+	for j, m := range migs {
+		mi, err := identity(m, i)
+		if err != nil {
+			return err
+		}
+		mi.MIGParentUUID, mi.MIGIndex = info.UUID, j
+		s.add(m, mi, nil)
+	}
+	return nil
+}
+
+func (s *Source) add(d nvml.Device, info scaler.Device, gpm *nvml.GPMSampler) {
+	s.devs = append(s.devs, d)
+	s.info = append(s.info, info)
+	s.gpm = append(s.gpm, gpm)
+	s.opts.Logger.Info("found device", "index", info.Index, "uuid", info.UUID, "model", info.Model,
+		"mig_parent", info.MIGParentUUID, "gpm", gpm != nil)
+}
+
+func identity(d nvml.Device, index int) (scaler.Device, error) {
+	uuid, err := d.UUID()
+	if err != nil {
+		return scaler.Device{}, fmt.Errorf("GPU %d: UUID: %w", index, err)
+	}
+	name, err := d.Name()
+	if err != nil {
+		return scaler.Device{}, fmt.Errorf("GPU %d (%s): name: %w", index, uuid, err)
+	}
+	return scaler.Device{Index: index, UUID: uuid, Model: name}, nil
+}
+
+// gpmSampler returns a primed GPM sampler for the scaler's GPM metrics, or nil
+// when the GPU or driver has no GPM (pre-Hopper, old driver).
+func (s *Source) gpmSampler(d nvml.Device, info scaler.Device) *nvml.GPMSampler {
+	ok, err := d.GPMSupported()
+	if err != nil || !ok {
+		return nil
+	}
+	ids := make([]nvml.GPMMetricID, scaler.NumGPMMetrics)
+	for m := range scaler.NumGPMMetrics {
+		ids[m] = nvml.GPMMetricID(m.NVMLID())
+	}
+	g, err := d.NewGPMSampler(ids...)
+	if err != nil {
+		s.opts.Logger.Warn("GPM unavailable", "uuid", info.UUID, "err", err)
+		return nil
+	}
+	return g
+}
+
+// Close frees GPM samples, shuts NVML down and unloads it.
+func (s *Source) Close() error {
+	var errs []error
+	for _, g := range s.gpm {
+		if g != nil {
+			errs = append(errs, g.Close())
+		}
+	}
+	if s.inited {
+		errs = append(errs, s.lib.Shutdown())
+	}
+	if s.lib != nil {
+		errs = append(errs, s.lib.Close())
+	}
+	return errors.Join(errs...)
+}
