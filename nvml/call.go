@@ -34,7 +34,7 @@ func (l *Library) check(key string, r Return) error {
 const (
 	systemVersionBufferSize = 80 // NVML_SYSTEM_DRIVER_VERSION_BUFFER_SIZE, _NVML_VERSION_
 	deviceNameBufferSize    = 96 // NVML_DEVICE_NAME_V2_BUFFER_SIZE
-	deviceUUIDBufferSize    = 80 // NVML_DEVICE_UUID_V2_BUFFER_SIZE
+	deviceUUIDBufferSize    = 96 // NVML_DEVICE_UUID_V2_BUFFER_SIZE
 )
 
 // str calls a char-buffer getter with an n-byte buffer and cuts the answer at

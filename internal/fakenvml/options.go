@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package fakenvml
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// An Option changes what the fake answers (a fault) or how it is built. Steps
+// are sample indexes into the recording, counted from 0; see [Fake.SetStep].
+// Options are checked when the script is written: an unknown symbol or a
+// device index out of range makes [WriteScript] fail and [New] call t.Fatal.
+type Option func(*config)
+
+type failRule struct {
+	symbol   string
+	ret      int32
+	from, to uint64
+}
+
+type nanRule struct {
+	device   int
+	metricID uint32
+	from     uint64
+}
+
+type timedRule struct {
+	symbol string
+	d      time.Duration
+}
+
+// config is what the options set.
+type config struct {
+	variant  Variant
+	fails    []failRule
+	lost     map[int]uint64
+	nans     []nanRule
+	churn    int
+	blocks   []timedRule
+	holds    []timedRule
+	mismatch *uint64
+	speed    float64
+	errs     []error
+}
+
+func newConfig(opts []Option) *config {
+	c := &config{lost: map[int]uint64{}}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+func (c *config) errorf(format string, args ...any) {
+	c.errs = append(c.errs, fmt.Errorf(format, args...))
+}
+
+// checkSymbol records an error unless a fault can name symbol: one of
+// [Symbols](Modern) except nvmlErrorString, which takes no part in faults.
+func (c *config) checkSymbol(fault, symbol string) {
+	switch {
+	case !knownSymbol(symbol):
+		c.errorf("%s %q: unknown symbol", fault, symbol)
+	case symbol == "nvmlErrorString":
+		c.errorf("%s %q: nvmlErrorString always answers", fault, symbol)
+	}
+}
+
+// WithVariant picks the library build [New] loads: [Modern] (the default) or
+// [OldDriver]. [WriteScript] ignores it.
+func WithVariant(v Variant) Option {
+	return func(c *config) { c.variant = v }
+}
+
+// Fail makes the C function symbol (e.g. "nvmlDeviceGetPowerUsage") return
+// ret for steps from ≤ step < to; to 0 means no end. The first Fail that
+// matches a step wins. A failing nvmlInit* does not initialize the library; a
+// failing nvmlShutdown does not release it.
+func Fail(symbol string, ret int32, from, to uint64) Option {
+	return func(c *config) {
+		c.checkSymbol("fail", symbol)
+		if to != 0 && to <= from {
+			c.errorf("fail %q: empty step range [%d, %d)", symbol, from, to)
+		}
+		c.fails = append(c.fails, failRule{symbol, ret, from, to})
+	}
+}
+
+// LostGPU makes every call that names GPU index (by index, UUID or handle,
+// including its MIG devices and GPM samples) return NVML_ERROR_GPU_IS_LOST
+// (15) from fromStep on.
+func LostGPU(index int, fromStep uint64) Option {
+	return func(c *config) { c.lost[index] = fromStep }
+}
+
+// NaN makes GPM metric metricID (nvmlGpmMetricId_t) of GPU index answer NaN
+// with a success return, for metrics computed from a second sample taken at
+// fromStep or later.
+func NaN(index int, metricID uint32, fromStep uint64) Option {
+	return func(c *config) { c.nans = append(c.nans, nanRule{index, metricID, fromStep}) }
+}
+
+// Churn makes the next n process-list calls (any version of
+// nvmlDeviceGetComputeRunningProcesses) that pass a big enough buffer return
+// NVML_ERROR_INSUFFICIENT_SIZE (7) with a count one larger than the capacity
+// passed, as if processes started between the size query and the call.
+func Churn(n int) Option {
+	return func(c *config) {
+		if n < 0 {
+			c.errorf("churn %d: negative", n)
+		}
+		c.churn = n
+	}
+}
+
+// Block makes symbol sleep for d (rounded down to milliseconds) before it
+// answers, like nvmlDeviceGetPcieThroughput's ~21 ms on a real H200.
+func Block(symbol string, d time.Duration) Option {
+	return func(c *config) {
+		c.checkSymbol("block", symbol)
+		if d < 0 || d.Milliseconds() > math.MaxUint32 {
+			c.errorf("block %q for %v: want 0 to 49 days", symbol, d)
+		}
+		c.blocks = append(c.blocks, timedRule{symbol, d})
+	}
+}
+
+// Hold makes every call to symbol wait until [Fake.Release] (polling every
+// millisecond) or until max has passed, whichever comes first: a hung NVML
+// call that a test controls. The fake starts held; [Fake.Hold] holds again.
+// The call answers for the step current when it returns. In a script written
+// by [WriteScript] the hold is the file "hold.<symbol>" next to the script:
+// the call waits while that file exists.
+func Hold(symbol string, max time.Duration) Option {
+	return func(c *config) {
+		c.checkSymbol("hold", symbol)
+		if max < time.Millisecond || max.Milliseconds() > math.MaxUint32 {
+			c.errorf("hold %q for %v: want 1 ms to 49 days", symbol, max)
+		}
+		c.holds = append(c.holds, timedRule{symbol, max})
+	}
+}
+
+// Mismatch makes every call except nvmlShutdown and nvmlErrorString return
+// NVML_ERROR_LIB_RM_VERSION_MISMATCH (18) from fromStep on, as after a driver
+// upgrade under a running process.
+func Mismatch(fromStep uint64) Option {
+	return func(c *config) { c.mismatch = &fromStep }
+}
+
+// Clock makes the step follow wall time instead of [Fake.SetStep]: from the
+// first nvmlInit the fake replays the samples at their recorded offsets
+// divided by speed (1 = real time), looping after the last sample plus one
+// mean sample interval. Fault steps then count samples since init, loops
+// included. This is for running the daemon on the fake, not for assertions.
+func Clock(speed float64) Option {
+	return func(c *config) {
+		if !(speed > 0) || speed > 1e9 {
+			c.errorf("clock speed %v: want > 0", speed)
+		}
+		c.speed = speed
+	}
+}

@@ -1,0 +1,397 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// fakenvml.h — internal declarations of the fake libnvidia-ml.so.1.
+//
+// The structs named nvml* below reproduce the ABI of NVIDIA's nvml.h on LP64
+// (x86_64, arm64); the sizes are checked at compile time. Everything named
+// fake_* is the fake's own state, filled by script.c from the script that
+// internal/fakenvml renders from a recording (grammar: script.c).
+#ifndef FAKENVML_H
+#define FAKENVML_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define FAKE_EXPORT __attribute__((visibility("default")))
+#define FAKE_HIDDEN __attribute__((visibility("hidden")))
+
+// MODERN_API marks functions a current driver exports but an old one does not
+// (_v2/_v3 names, GPM). The old-driver build compiles them hidden, so they
+// exist in the code but not in the dynamic symbol table.
+#ifdef FAKE_OLD_DRIVER
+#define MODERN_API FAKE_HIDDEN
+#else
+#define MODERN_API FAKE_EXPORT
+#endif
+
+// ---- NVML ABI --------------------------------------------------------------
+
+typedef int nvmlReturn_t; // an enum in nvml.h: int-sized
+
+enum {
+	NVML_SUCCESS = 0,
+	NVML_ERROR_UNINITIALIZED = 1,
+	NVML_ERROR_INVALID_ARGUMENT = 2,
+	NVML_ERROR_NOT_SUPPORTED = 3,
+	NVML_ERROR_NOT_FOUND = 6,
+	NVML_ERROR_INSUFFICIENT_SIZE = 7,
+	NVML_ERROR_GPU_IS_LOST = 15,
+	NVML_ERROR_LIB_RM_VERSION_MISMATCH = 18,
+	NVML_ERROR_MEMORY = 20,
+	NVML_ERROR_ARGUMENT_VERSION_MISMATCH = 25,
+	NVML_ERROR_UNKNOWN = 999,
+};
+
+enum {
+	NVML_TEMPERATURE_GPU = 0,
+	NVML_CLOCK_SM = 1,
+	NVML_GPM_METRICS_GET_VERSION = 1,
+	NVML_GPM_SUPPORT_VERSION = 1,
+	// NVML_GPM_METRIC_MAX grew 98 -> 210 -> 333 across nvml.h releases; the
+	// fake accepts numMetrics up to the newest value and never writes past
+	// metrics[numMetrics-1], so a caller built against any header is safe.
+	FAKE_GPM_METRIC_MAX = 333,
+};
+
+// nvmlMemory_v2: sizeof(nvmlMemory_v2_t) | 2 << 24 (NVML_STRUCT_VERSION).
+#define NVML_MEMORY_V2 ((unsigned int)(sizeof(nvmlMemory_v2_t) | (2u << 24)))
+
+typedef struct nvmlDevice_st *nvmlDevice_t;
+typedef struct nvmlGpmSample_st *nvmlGpmSample_t;
+
+typedef struct {
+	unsigned int gpu;
+	unsigned int memory;
+} nvmlUtilization_t;
+
+typedef struct {
+	unsigned long long total;
+	unsigned long long free;
+	unsigned long long used; // includes reserved memory
+} nvmlMemory_t;
+
+typedef struct {
+	unsigned int version;
+	unsigned long long total;
+	unsigned long long reserved;
+	unsigned long long free;
+	unsigned long long used;
+} nvmlMemory_v2_t;
+
+typedef struct {
+	unsigned int pid;
+	unsigned long long usedGpuMemory;
+} nvmlProcessInfo_v1_t;
+
+// nvmlProcessInfo_t: the _v2 and _v3 functions share this layout.
+typedef struct {
+	unsigned int pid;
+	unsigned long long usedGpuMemory;
+	unsigned int gpuInstanceId;
+	unsigned int computeInstanceId;
+} nvmlProcessInfo_t;
+
+// nvmlPciInfo_t as filled by nvmlDeviceGetPciInfo_v2/_v3.
+typedef struct {
+	char busIdLegacy[16];
+	unsigned int domain;
+	unsigned int bus;
+	unsigned int device;
+	unsigned int pciDeviceId;
+	unsigned int pciSubSystemId;
+	char busId[32];
+} nvmlPciInfo_t;
+
+// The original nvmlPciInfo_t, filled by the unversioned nvmlDeviceGetPciInfo:
+// a 16-byte busId where the newer struct has busIdLegacy, then four reserved
+// words where the newer struct starts busId.
+typedef struct {
+	char busId[16];
+	unsigned int domain;
+	unsigned int bus;
+	unsigned int device;
+	unsigned int pciDeviceId;
+	unsigned int pciSubSystemId;
+	unsigned int reserved[4];
+} nvmlPciInfo_v1_t;
+
+typedef struct {
+	unsigned int metricId;
+	nvmlReturn_t nvmlReturn;
+	double value;
+	struct {
+		char *shortName;
+		char *longName;
+		char *unit;
+	} metricInfo;
+} nvmlGpmMetric_t;
+
+typedef struct {
+	unsigned int version;
+	unsigned int numMetrics;
+	nvmlGpmSample_t sample1;
+	nvmlGpmSample_t sample2;
+	nvmlGpmMetric_t metrics[FAKE_GPM_METRIC_MAX];
+} nvmlGpmMetricsGet_t;
+
+typedef struct {
+	unsigned int version;
+	unsigned int isSupportedDevice;
+} nvmlGpmSupport_t;
+
+_Static_assert(sizeof(nvmlUtilization_t) == 8, "nvmlUtilization_t");
+_Static_assert(sizeof(nvmlMemory_t) == 24, "nvmlMemory_t");
+_Static_assert(sizeof(nvmlMemory_v2_t) == 40, "nvmlMemory_v2_t");
+_Static_assert(NVML_MEMORY_V2 == 0x02000028u, "nvmlMemory_v2");
+_Static_assert(sizeof(nvmlProcessInfo_v1_t) == 16, "nvmlProcessInfo_v1_t");
+_Static_assert(sizeof(nvmlProcessInfo_t) == 24, "nvmlProcessInfo_t");
+_Static_assert(sizeof(nvmlPciInfo_t) == 68, "nvmlPciInfo_t");
+_Static_assert(sizeof(nvmlPciInfo_v1_t) == 52, "nvmlPciInfo_v1_t");
+_Static_assert(sizeof(nvmlGpmMetric_t) == 40, "nvmlGpmMetric_t");
+_Static_assert(offsetof(nvmlGpmMetricsGet_t, metrics) == 24, "nvmlGpmMetricsGet_t");
+_Static_assert(sizeof(nvmlGpmSupport_t) == 8, "nvmlGpmSupport_t");
+
+// ---- exported symbols ------------------------------------------------------
+
+// FAKE_SYMBOLS lists every function the fake defines, with whether an old
+// driver exports it (1) or not (0). The flag is for the reader: MODERN_API on
+// each definition decides, and internal/fakenvml's TestBuildExportsSymbols
+// checks both builds' dynamic symbols against its copy of this list
+// (symbols.go).
+#define FAKE_SYMBOLS(X)                                   \
+	X(nvmlInit, 1)                                        \
+	X(nvmlInit_v2, 0)                                     \
+	X(nvmlInitWithFlags, 1)                               \
+	X(nvmlShutdown, 1)                                    \
+	X(nvmlErrorString, 1)                                 \
+	X(nvmlSystemGetDriverVersion, 1)                      \
+	X(nvmlSystemGetNVMLVersion, 1)                        \
+	X(nvmlSystemGetCudaDriverVersion, 1)                  \
+	X(nvmlSystemGetCudaDriverVersion_v2, 0)               \
+	X(nvmlDeviceGetCount, 1)                              \
+	X(nvmlDeviceGetCount_v2, 0)                           \
+	X(nvmlDeviceGetHandleByIndex, 1)                      \
+	X(nvmlDeviceGetHandleByIndex_v2, 0)                   \
+	X(nvmlDeviceGetHandleByUUID, 1)                       \
+	X(nvmlDeviceGetName, 1)                               \
+	X(nvmlDeviceGetUUID, 1)                               \
+	X(nvmlDeviceGetIndex, 1)                              \
+	X(nvmlDeviceGetPciInfo, 1)                            \
+	X(nvmlDeviceGetPciInfo_v2, 0)                         \
+	X(nvmlDeviceGetPciInfo_v3, 0)                         \
+	X(nvmlDeviceGetArchitecture, 1)                       \
+	X(nvmlDeviceGetCudaComputeCapability, 1)              \
+	X(nvmlDeviceGetUtilizationRates, 1)                   \
+	X(nvmlDeviceGetMemoryInfo, 1)                         \
+	X(nvmlDeviceGetMemoryInfo_v2, 0)                      \
+	X(nvmlDeviceGetPowerUsage, 1)                         \
+	X(nvmlDeviceGetEnforcedPowerLimit, 1)                 \
+	X(nvmlDeviceGetTemperature, 1)                        \
+	X(nvmlDeviceGetClockInfo, 1)                          \
+	X(nvmlDeviceGetComputeRunningProcesses, 1)            \
+	X(nvmlDeviceGetComputeRunningProcesses_v2, 0)         \
+	X(nvmlDeviceGetComputeRunningProcesses_v3, 0)         \
+	X(nvmlDeviceGetMigMode, 1)                            \
+	X(nvmlDeviceGetMaxMigDeviceCount, 1)                  \
+	X(nvmlDeviceGetMigDeviceHandleByIndex, 1)             \
+	X(nvmlDeviceIsMigDeviceHandle, 1)                     \
+	X(nvmlDeviceGetDeviceHandleFromMigDeviceHandle, 1)    \
+	X(nvmlGpmQueryDeviceSupport, 0)                       \
+	X(nvmlGpmSampleAlloc, 0)                              \
+	X(nvmlGpmSampleFree, 0)                               \
+	X(nvmlGpmSampleGet, 0)                                \
+	X(nvmlGpmMetricsGet, 0)
+
+enum fake_sym {
+#define FAKE_SYM_ENUM(name, old) SYM_##name,
+	FAKE_SYMBOLS(FAKE_SYM_ENUM)
+#undef FAKE_SYM_ENUM
+	SYM_COUNT
+};
+
+// ---- the fake's state ------------------------------------------------------
+
+enum {
+	FAKE_MAX_DEV = 64,       // GPUs
+	FAKE_MAX_MIG = 8,        // MIG devices per GPU (NVML allows 7)
+	FAKE_MAX_RULES = 8,      // fail rules per symbol
+	FAKE_MAX_NAN = 64,       // nan rules
+	FAKE_MAX_ERRSTR = 64,    // errstr lines
+	FAKE_STR = 96,           // longest NVML string buffer (name, UUID v2)
+	FAKE_PATH = 4096,
+};
+
+#define FAKE_NEVER UINT64_MAX
+
+struct fake_str {
+	int32_t ret;
+	char s[FAKE_STR];
+};
+
+struct fake_u32 {
+	int32_t ret;
+	uint32_t v;
+};
+
+struct fake_mem {
+	int32_t ret;
+	uint64_t total, reserved, free, used;
+};
+
+struct fake_proc {
+	uint32_t pid;
+	uint64_t used;
+	uint32_t gi, ci;
+};
+
+struct fake_procs {
+	int32_t ret;
+	uint32_t n;
+	size_t off; // into fake_state.procs
+};
+
+struct fake_gpm {
+	uint32_t id;
+	int32_t ret;
+	double value;
+};
+
+struct fake_mig {
+	uint32_t index; // nvmlDeviceGetMigDeviceHandleByIndex index
+	struct fake_str uuid, name;
+};
+
+struct fake_dev {
+	struct fake_str name, uuid;
+	struct {
+		int32_t ret;
+		char legacy[16], busid[32];
+		uint32_t domain, bus, device, devid, subsys;
+	} pci;
+	struct fake_u32 arch, powerlimit, maxmig, gpm;
+	struct {
+		int32_t ret;
+		int32_t major, minor;
+	} cc;
+	struct {
+		int32_t ret;
+		uint64_t total, free, used;
+	} mem1;
+	struct {
+		int32_t ret;
+		uint32_t current, pending;
+	} migmode;
+	uint32_t nmig;
+	struct fake_mig mig[FAKE_MAX_MIG];
+	uint32_t mig_base; // first MIG slot of this GPU in per-step MIG samples
+	uint64_t lost_from;
+};
+
+struct fake_sample {
+	struct {
+		int32_t ret;
+		uint32_t gpu, memory;
+	} util;
+	struct fake_mem mem;
+	struct fake_u32 power, temp, smclock;
+	struct fake_procs procs;
+	uint32_t ngpm;
+	size_t gpm_off; // into fake_state.gpms
+};
+
+struct fake_msample {
+	struct fake_mem mem;
+	struct fake_procs procs;
+};
+
+struct fake_rule {
+	int32_t ret;
+	uint64_t from, to; // steps [from, to)
+};
+
+struct fake_state {
+	char script[FAKE_PATH];
+	char dir[FAKE_PATH];
+
+	uint32_t ndev;
+	uint64_t nsteps;
+	uint32_t nmig_total;
+	int layout_frozen; // devices/steps/migs fixed, sample arrays allocated
+
+	struct fake_str driver, nvmlver;
+	struct {
+		int32_t ret;
+		int32_t v;
+	} cuda;
+	struct fake_u32 count;
+	struct {
+		int32_t code;
+		char s[128];
+	} errstr[FAKE_MAX_ERRSTR];
+	uint32_t nerrstr;
+	int32_t ep_index, ep_uuid, ep_mig; // error paths
+
+	struct fake_dev dev[FAKE_MAX_DEV];
+	int64_t *offset;                // [nsteps], ns
+	struct fake_sample *samples;    // [nsteps][ndev]
+	struct fake_msample *msamples;  // [nsteps][nmig_total]
+	struct fake_proc *procs;
+	size_t nprocs, capprocs;
+	struct fake_gpm *gpms;
+	size_t ngpms, capgpms;
+
+	// faults
+	struct fake_rule fail[SYM_COUNT][FAKE_MAX_RULES];
+	uint8_t nfail[SYM_COUNT];
+	uint32_t block_ms[SYM_COUNT];
+	char *blockfile[SYM_COUNT];
+	uint32_t blockfile_ms[SYM_COUNT];
+	uint8_t hooks[SYM_COUNT]; // nonzero when sym has any fail/block rule
+	uint64_t mismatch_from;
+	struct {
+		uint32_t dev, id;
+		uint64_t from;
+	} nan[FAKE_MAX_NAN];
+	uint32_t nnan;
+	uint64_t churn;
+
+	// time
+	double speed; // > 0: clock mode
+	struct timespec t0;
+	uint64_t *ctl; // mmap'ed step, or NULL (step 0)
+};
+
+// A call in progress: the state and the step it answers for.
+struct fake_call {
+	const struct fake_state *st;
+	uint64_t raw;  // step for fault ranges (not clamped, not looped)
+	uint64_t step; // sample index, < nsteps
+};
+
+// A resolved device handle.
+struct fake_target {
+	const struct fake_dev *dev;
+	const struct fake_mig *mig; // NULL for a GPU
+	uint32_t index;             // GPU index
+	uint32_t mslot;             // MIG sample slot when mig != NULL
+};
+
+// script.c
+struct fake_state *fake_load(void);
+
+// fakenvml.c
+nvmlReturn_t fake_enter(enum fake_sym s, struct fake_call *c);
+nvmlReturn_t fake_device(const struct fake_call *c, nvmlDevice_t h, struct fake_target *t);
+nvmlDevice_t fake_gpu_handle(uint32_t index);
+nvmlDevice_t fake_mig_handle(uint32_t index, uint32_t k);
+nvmlReturn_t fake_init(enum fake_sym s);
+nvmlReturn_t fake_shutdown(void);
+const struct fake_state *fake_loaded(void);
+const struct fake_sample *fake_sample(const struct fake_call *c, uint32_t dev);
+const struct fake_msample *fake_msample(const struct fake_call *c, uint32_t slot);
+int fake_churn(void);
+nvmlReturn_t fake_copy_str(const struct fake_str *fs, char *buf, unsigned int len);
+
+#endif
