@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package scaler
+
+import "math"
+
+// derive turns one device's raw Reading into catalogue metrics. It is pure: the
+// Sampler calls it once per device per sweep.
+func derive(r *Reading) [NumMetrics]Value {
+	var out [NumMetrics]Value
+	if r.Utilization.OK {
+		out[GPUUtilization] = number(float64(r.Utilization.Value.GPU))
+		out[MemoryBusy] = number(float64(r.Utilization.Value.Memory))
+	} else {
+		out[GPUUtilization] = absent(r.Utilization.Err)
+		out[MemoryBusy] = out[GPUUtilization]
+	}
+	if m := r.Memory; m.OK {
+		out[MemoryUsedBytes] = number(float64(m.Value.Used))
+		out[MemoryUsedPercent] = ratio(float64(m.Value.Used), float64(m.Value.Total)-float64(m.Value.Reserved))
+	} else {
+		out[MemoryUsedBytes] = absent(m.Err)
+		out[MemoryUsedPercent] = out[MemoryUsedBytes]
+	}
+	out[PowerWatts] = fromUint(r.PowerMilliwatts, 1.0/1000)
+	switch {
+	case !r.PowerMilliwatts.OK:
+		out[PowerPercent] = out[PowerWatts]
+	case !r.PowerLimitMilliwatts.OK:
+		out[PowerPercent] = absent(r.PowerLimitMilliwatts.Err)
+	default:
+		out[PowerPercent] = ratio(float64(r.PowerMilliwatts.Value), float64(r.PowerLimitMilliwatts.Value))
+	}
+	out[TemperatureCelsius] = fromUint(r.TemperatureCelsius, 1)
+	out[SMClockMHz] = fromUint(r.SMClockMHz, 1)
+	out[GraphicsActive] = fromFloat(r.GPM[GPMGraphicsActivity])
+	out[SMActive] = fromFloat(r.GPM[GPMSMActivity])
+	out[SMOccupancy] = fromFloat(r.GPM[GPMSMOccupancy])
+	out[TensorActive] = fromFloat(r.GPM[GPMTensorActivity])
+	out[DRAMBandwidth] = fromFloat(r.GPM[GPMDRAMBandwidth])
+	if r.Processes.OK {
+		out[ProcessCount] = number(float64(len(r.Processes.Value)))
+	} else {
+		out[ProcessCount] = absent(r.Processes.Err)
+	}
+	return out
+}
+
+// number returns v as a present Value, or StatusInvalid when v is NaN, ±Inf or
+// negative: no metric in the catalogue can be negative, and KEDA would turn any
+// of these into 0.
+func number(v float64) Value {
+	if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+		return Value{Status: StatusInvalid}
+	}
+	return Value{V: v, Status: StatusOK}
+}
+
+// ratio returns num/den in percent, or StatusInvalid when den is not positive.
+func ratio(num, den float64) Value {
+	if !(den > 0) {
+		return Value{Status: StatusInvalid}
+	}
+	return number(num / den * 100)
+}
+
+func fromUint(f Field[uint32], scale float64) Value {
+	if !f.OK {
+		return absent(f.Err)
+	}
+	return number(float64(f.Value) * scale)
+}
+
+func fromFloat(f Field[float64]) Value {
+	if !f.OK {
+		return absent(f.Err)
+	}
+	return number(f.Value)
+}
+
+// absent maps a field's error onto the Status of a missing value.
+func absent(err error) Value {
+	switch Classify(err) {
+	case ClassNone:
+		return Value{Status: StatusMissing}
+	case ClassNotSupported:
+		return Value{Status: StatusNotSupported}
+	default:
+		return Value{Status: StatusFailed}
+	}
+}
+
+// readingLost reports whether any field of r says the GPU is lost.
+func readingLost(r *Reading) bool {
+	errs := [...]error{r.Utilization.Err, r.Memory.Err, r.PowerMilliwatts.Err,
+		r.PowerLimitMilliwatts.Err, r.TemperatureCelsius.Err, r.SMClockMHz.Err, r.Processes.Err}
+	for _, err := range errs {
+		if Classify(err) == ClassGPULost {
+			return true
+		}
+	}
+	for _, f := range r.GPM {
+		if Classify(f.Err) == ClassGPULost {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package replay
+
+import (
+	"fmt"
+
+	"github.com/nvml-scaler/nvml-scaler/recording"
+	"github.com/nvml-scaler/nvml-scaler/scaler"
+)
+
+// NVML return codes that mean something to the scaler.
+const (
+	retNotSupported = 3
+	retGPULost      = 15
+)
+
+// ReturnError is a recorded NVML return code other than success. It matches
+// scaler.ErrNotSupported (code 3) and scaler.ErrGPULost (code 15) with errors.Is.
+type ReturnError int32
+
+// Error implements error.
+func (e ReturnError) Error() string { return fmt.Sprintf("recorded nvml return code %d", int32(e)) }
+
+// Is maps the codes the scaler classifies onto its sentinels.
+func (e ReturnError) Is(target error) bool {
+	switch e {
+	case retNotSupported:
+		return target == scaler.ErrNotSupported
+	case retGPULost:
+		return target == scaler.ErrGPULost
+	}
+	return false
+}
+
+// field converts a recorded answer.
+func field[T any](r recording.Result[T]) scaler.Field[T] {
+	if !r.OK() {
+		return scaler.Failed[T](ReturnError(r.Ret))
+	}
+	return scaler.Got(r.Value)
+}
+
+// mapped converts a recorded answer whose value needs converting.
+func mapped[T, U any](r recording.Result[T], f func(T) U) scaler.Field[U] {
+	if !r.OK() {
+		return scaler.Failed[U](ReturnError(r.Ret))
+	}
+	return scaler.Got(f(r.Value))
+}
+
+func gpuReading(d *recording.Device, s *recording.DeviceSample) scaler.Reading {
+	r := scaler.Reading{
+		Utilization:          mapped(s.Utilization, utilization),
+		Memory:               mapped(s.Memory, memory),
+		PowerMilliwatts:      field(s.PowerMilliwatts),
+		PowerLimitMilliwatts: field(d.PowerLimitMilliwatts),
+		TemperatureCelsius:   field(s.TemperatureC),
+		SMClockMHz:           field(s.SMClockMHz),
+		Processes:            mapped(s.Processes, processes),
+	}
+	for _, g := range s.GPM {
+		m, ok := scaler.GPMMetricByID(g.ID)
+		if !ok {
+			continue
+		}
+		if g.Ret != 0 {
+			r.GPM[m] = scaler.Failed[float64](ReturnError(g.Ret))
+		} else {
+			r.GPM[m] = scaler.Got(float64(g.Value))
+		}
+	}
+	return r
+}
+
+// migReading converts a MIG device's answers; the recording holds only memory
+// and processes for MIG devices, so everything else is absent.
+func migReading(s *recording.MIGSample) scaler.Reading {
+	return scaler.Reading{
+		Memory:    mapped(s.Memory, memory),
+		Processes: mapped(s.Processes, processes),
+	}
+}
+
+func utilization(u recording.Utilization) scaler.Utilization {
+	return scaler.Utilization{GPU: u.GPU, Memory: u.Memory}
+}
+
+func memory(m recording.Memory) scaler.Memory {
+	return scaler.Memory{Total: m.Total, Reserved: m.Reserved, Free: m.Free, Used: m.Used}
+}
+
+func processes(ps []recording.Process) []scaler.Process {
+	out := make([]scaler.Process, len(ps))
+	for i, p := range ps {
+		out[i] = scaler.Process{PID: p.PID, UsedMemoryBytes: p.UsedGPUMemory}
+	}
+	return out
+}

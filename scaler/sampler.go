@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package scaler
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Sampler limits and defaults.
+const (
+	// DefaultInterval is the sweep interval when SamplerConfig.Interval is 0.
+	DefaultInterval = time.Second
+	// MinInterval is the shortest sweep interval the Sampler accepts.
+	MinInterval = 100 * time.Millisecond
+	// MaxWindow is the longest window a trigger may average over; the Sampler
+	// keeps that much history.
+	MaxWindow = 10 * time.Minute
+	// StaleIntervals is how many sweep intervals old the newest snapshot may be
+	// before requests fail with "stale".
+	StaleIntervals = 3
+)
+
+// Errors from [Sampler.Current].
+var (
+	// ErrNotReady: no sweep has succeeded yet (the Source cannot list devices).
+	ErrNotReady = errors.New("not ready")
+	// ErrStale: the newest snapshot is older than StaleIntervals sweep intervals.
+	ErrStale = errors.New("stale")
+)
+
+// SamplerConfig configures a [Sampler].
+type SamplerConfig struct {
+	// Source is read by the Sampler only; the Sampler closes it. Required.
+	Source Source
+	// Node is the node name recorded in each snapshot.
+	Node string
+	// Interval between sweep starts: 0 means DefaultInterval; below MinInterval
+	// is an error.
+	Interval time.Duration
+	// SweepTimeout bounds one sweep: 0 means Interval; it must not exceed
+	// StaleIntervals × Interval. A sweep that overruns it is discarded.
+	SweepTimeout time.Duration
+	// Logger receives discovery, health changes and failed sweeps; nil discards.
+	Logger *slog.Logger
+	// Now is the clock for snapshot times and staleness; nil means time.Now.
+	// Tests pass a fake clock together with [Sampler.Sweep].
+	Now func() time.Time
+}
+
+// Sampler owns a Source: one goroutine (Run's, or a Sweep caller's) reads it,
+// publishes each sweep as an immutable [Snapshot], and keeps MaxWindow of them
+// for windowed aggregation. Its reader methods (Current, Latest, Updated) are
+// safe for concurrent use and never block on the Source.
+type Sampler struct {
+	src      Source
+	node     string
+	interval time.Duration
+	timeout  time.Duration
+	log      *slog.Logger
+	now      func() time.Time
+
+	// own is held by whoever is reading the Source: Run for its whole life, or
+	// one Sweep call. The request path never touches it.
+	own       sync.Mutex
+	devices   []Device // guarded by own
+	prev      *Snapshot
+	closeOnce sync.Once
+	closeErr  error
+	closed    atomic.Bool
+
+	hist     *history
+	updated  atomic.Pointer[chan struct{}]
+	notReady atomic.Pointer[error]
+}
+
+// NewSampler checks cfg and returns a Sampler that has not swept yet.
+func NewSampler(cfg SamplerConfig) (*Sampler, error) {
+	if cfg.Source == nil {
+		return nil, errors.New("sampler: no source")
+	}
+	if cfg.Interval == 0 {
+		cfg.Interval = DefaultInterval
+	}
+	if cfg.Interval < MinInterval {
+		return nil, fmt.Errorf("sampler: interval %v is below the minimum %v", cfg.Interval, MinInterval)
+	}
+	if cfg.SweepTimeout == 0 {
+		cfg.SweepTimeout = cfg.Interval
+	}
+	if cfg.SweepTimeout < 0 || cfg.SweepTimeout > StaleIntervals*cfg.Interval {
+		return nil, fmt.Errorf("sampler: sweep timeout %v is outside (0, %v]", cfg.SweepTimeout, StaleIntervals*cfg.Interval)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Sampler{
+		src:      cfg.Source,
+		node:     cfg.Node,
+		interval: cfg.Interval,
+		timeout:  cfg.SweepTimeout,
+		log:      cfg.Logger,
+		now:      cfg.Now,
+		hist:     newHistory(int(MaxWindow/cfg.Interval) + 2),
+	}
+	ch := make(chan struct{})
+	s.updated.Store(&ch)
+	return s, nil
+}
+
+// Interval returns the sweep interval.
+func (s *Sampler) Interval() time.Duration { return s.interval }
+
+// Latest returns the newest snapshot, however old, or nil before the first sweep.
+func (s *Sampler) Latest() *Snapshot { return s.hist.latest.Load() }
+
+// Updated returns a channel that is closed when the next snapshot is published.
+// Take it before reading the snapshot it should follow, so no publication is
+// missed.
+func (s *Sampler) Updated() <-chan struct{} { return *s.updated.Load() }
+
+// Current returns the newest snapshot if it is fresh: an error matching
+// ErrNotReady before the first sweep, or ErrStale when the newest snapshot
+// started more than StaleIntervals × Interval ago.
+func (s *Sampler) Current() (*Snapshot, error) {
+	snap := s.hist.latest.Load()
+	if snap == nil {
+		if p := s.notReady.Load(); p != nil {
+			return nil, fmt.Errorf("%w: %w", ErrNotReady, *p)
+		}
+		return nil, fmt.Errorf("%w: no sweep has completed yet", ErrNotReady)
+	}
+	if age := s.now().Sub(snap.Start); age > StaleIntervals*s.interval {
+		return nil, fmt.Errorf("%w: newest snapshot is %v old (limit %v)", ErrStale,
+			age.Round(time.Millisecond), StaleIntervals*s.interval)
+	}
+	return snap, nil
+}
+
+// Window returns the snapshots that started within d before latest's start,
+// newest first, latest included; just latest when d is 0.
+func (s *Sampler) Window(latest *Snapshot, d time.Duration) []*Snapshot {
+	var out []*Snapshot
+	s.hist.since(latest, latest.Start.Add(-d), func(snap *Snapshot) bool {
+		out = append(out, snap)
+		return true
+	})
+	return out
+}
+
+// Close closes the Source once; later calls return the first result. Run calls
+// it when it returns. Close waits for a sweep in progress, so it blocks for as
+// long as a hung Source call does.
+func (s *Sampler) Close() error {
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		s.own.Lock()
+		defer s.own.Unlock()
+		s.closeErr = s.src.Close()
+	})
+	return s.closeErr
+}
+
+func (s *Sampler) publish(snap *Snapshot) {
+	s.hist.publish(snap)
+	ch := make(chan struct{})
+	close(*s.updated.Swap(&ch))
+}

@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package scaler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	pb "github.com/kedacore/keda/v2/pkg/scalers/externalscaler"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health/grpc_health_v1"
+)
+
+// DefaultShutdownTimeout is how long Serve waits for in-flight calls after its
+// context ends before it cuts them off.
+const DefaultShutdownTimeout = 10 * time.Second
+
+// ServerConfig configures a [Server].
+type ServerConfig struct {
+	// Sampler provides the snapshots; Serve runs it. Required.
+	Sampler *Sampler
+	// Logger receives lifecycle events; nil discards. The request path does not log.
+	Logger *slog.Logger
+	// GRPCOptions are passed to grpc.NewServer in Serve (TLS credentials, limits).
+	GRPCOptions []grpc.ServerOption
+	// ShutdownTimeout bounds the graceful stop; 0 means DefaultShutdownTimeout.
+	ShutdownTimeout time.Duration
+}
+
+// Server answers KEDA's ExternalScaler RPCs (and gRPC health checks) from the
+// Sampler's snapshots. Its RPC methods are safe for concurrent use and never
+// block on the Source. StreamMetricSpec is left to the embedded
+// UnimplementedExternalScalerServer: KEDA then keeps polling GetMetricSpec.
+type Server struct {
+	pb.UnimplementedExternalScalerServer
+
+	sampler  *Sampler
+	log      *slog.Logger
+	opts     []grpc.ServerOption
+	shutdown time.Duration
+
+	// stopping is closed when Serve's context ends, so that open streams
+	// return and GracefulStop does not wait on them forever.
+	stopping chan struct{}
+	stopOnce sync.Once
+
+	// streamEvaluated, when set, is called after each StreamIsActive
+	// evaluation: a test seam that lets tests step snapshots in lock-step
+	// with the stream.
+	streamEvaluated func()
+}
+
+// NewServer checks cfg and returns a Server.
+func NewServer(cfg ServerConfig) (*Server, error) {
+	if cfg.Sampler == nil {
+		return nil, errors.New("server: no sampler")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	return &Server{
+		sampler:  cfg.Sampler,
+		log:      cfg.Logger,
+		opts:     cfg.GRPCOptions,
+		shutdown: cfg.ShutdownTimeout,
+		stopping: make(chan struct{}),
+	}, nil
+}
+
+// Register registers the ExternalScaler and health services on gs, for callers
+// that run their own grpc.Server; Serve does this itself.
+func (s *Server) Register(gs grpc.ServiceRegistrar) {
+	pb.RegisterExternalScalerServer(gs, s)
+	grpc_health_v1.RegisterHealthServer(gs, &health{sampler: s.sampler})
+}
+
+// Serve runs the Sampler and serves gRPC on lis until ctx ends. Then it ends
+// open StreamIsActive streams, stops accepting calls, waits up to
+// ShutdownTimeout for in-flight ones (GracefulStop, then Stop), waits for the
+// Sampler to close the Source, and returns nil. A listener failure is returned
+// as an error. Serve can be called once: the Sampler closes its Source when it
+// stops.
+func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
+	gs := grpc.NewServer(s.opts...)
+	s.Register(gs)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := s.sampler.Run(ctx); err != nil {
+			s.log.Error("sampler stopped", "err", err)
+		}
+	})
+	wg.Go(func() {
+		<-ctx.Done()
+		s.stop()
+		s.gracefulStop(gs)
+	})
+	s.log.Info("serving", "addr", lis.Addr().String(), "interval", s.sampler.Interval())
+	err := gs.Serve(lis)
+	cancel()
+	wg.Wait()
+	s.log.Info("stopped")
+	if err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		return fmt.Errorf("serve %s: %w", lis.Addr(), err)
+	}
+	return nil
+}
+
+func (s *Server) stop() { s.stopOnce.Do(func() { close(s.stopping) }) }
+
+func (s *Server) gracefulStop(gs *grpc.Server) {
+	done := make(chan struct{})
+	go func() {
+		gs.GracefulStop()
+		close(done)
+	}()
+	t := time.NewTimer(s.shutdown)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		s.log.Warn("graceful stop timed out, closing connections", "timeout", s.shutdown)
+		gs.Stop()
+		<-done
+	}
+}

@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package scaler
+
+import "context"
+
+// Source reads GPUs. The [Sampler] is its only caller, from one goroutine, so an
+// implementation need not be safe for concurrent use (package scaler/replay's is,
+// so that tests can step it while the Sampler reads).
+//
+// The interface maps onto cheap NVML calls (one Read costs about 15 NVML calls,
+// ~25 µs on an H200); an implementation must never make blocking calls such as
+// nvmlDeviceGetPcieThroughput (~21 ms each).
+type Source interface {
+	// Devices returns the devices to sweep: full GPUs in NVML index order, each
+	// followed by its MIG devices. The Sampler calls it until it succeeds (an
+	// error means "not ready": no driver, no permission) and never again after
+	// that, so the list and the positions in it are fixed for the Source's life.
+	Devices(ctx context.Context) ([]Device, error)
+
+	// Read reads the device at position dev of the slice Devices returned. Each
+	// field of the Reading carries its own error; fields Read leaves zero are
+	// absent. A non-nil error applies to the whole device: one that matches
+	// [ErrGPULost] marks it lost, any other makes all its metrics absent for this
+	// sweep. Read should return soon after ctx ends; if it cannot (a hung driver
+	// call), the Sampler's snapshot goes stale and requests fail instead.
+	Read(ctx context.Context, dev int) (Reading, error)
+
+	// Close releases the Source. The Sampler calls it once, when Run returns.
+	Close() error
+}
+
+// Device is the static identity of one GPU or MIG device.
+type Device struct {
+	// Index is the NVML index of the GPU (nvmlDeviceGetHandleByIndex_v2); for a
+	// MIG device, the index of its parent GPU.
+	Index int
+	// UUID is "GPU-…" for a GPU, "MIG-…" for a MIG device (nvmlDeviceGetUUID).
+	UUID string
+	// Model is the product name (nvmlDeviceGetName), e.g. "NVIDIA H200"; MIG
+	// devices report their profile, e.g. "NVIDIA H100 80GB HBM3 MIG 1g.10gb".
+	Model string
+	// MIGParentUUID is the parent GPU's UUID for a MIG device, "" for a GPU.
+	MIGParentUUID string
+	// MIGIndex is the MIG device's index under its parent
+	// (nvmlDeviceGetMigDeviceHandleByIndex); 0 and meaningless for a GPU.
+	MIGIndex int
+}
+
+// IsMIG reports whether d is a MIG device.
+func (d Device) IsMIG() bool { return d.MIGParentUUID != "" }
+
+// Reading is what one Read returned for one device: the raw answers, each with
+// its own availability. The scaler derives its metrics from it (see [Metric]).
+type Reading struct {
+	// Utilization is nvmlDeviceGetUtilizationRates. NOT_SUPPORTED on MIG devices.
+	Utilization Field[Utilization]
+	// Memory is nvmlDeviceGetMemoryInfo_v2 (bytes).
+	Memory Field[Memory]
+	// PowerMilliwatts is nvmlDeviceGetPowerUsage (mW).
+	PowerMilliwatts Field[uint32]
+	// PowerLimitMilliwatts is nvmlDeviceGetEnforcedPowerLimit (mW).
+	PowerLimitMilliwatts Field[uint32]
+	// TemperatureCelsius is nvmlDeviceGetTemperature(NVML_TEMPERATURE_GPU) (°C).
+	TemperatureCelsius Field[uint32]
+	// SMClockMHz is nvmlDeviceGetClockInfo(NVML_CLOCK_SM) (MHz).
+	SMClockMHz Field[uint32]
+	// Processes is nvmlDeviceGetComputeRunningProcesses_v3.
+	Processes Field[[]Process]
+	// GPM holds nvmlGpmMetricsGet results over the interval between this Read's
+	// GPM sample and the previous one, in percent, indexed by [GPMMetric]. The
+	// first Read has no previous sample: leave the fields absent. Per-metric
+	// return codes go into each field's Err; NaN values may be stored as read
+	// (the scaler treats them as absent).
+	GPM [NumGPMMetrics]Field[float64]
+}
+
+// Field is one answer in a [Reading]. The zero Field is absent (not read).
+type Field[T any] struct {
+	// Value is valid only when OK is true.
+	Value T
+	// OK reports that the call succeeded and Value holds its answer.
+	OK bool
+	// Err says why Value is missing; classify it with [Classify]. Ignored when
+	// OK is true.
+	Err error
+}
+
+// Got returns a present Field holding v.
+func Got[T any](v T) Field[T] { return Field[T]{Value: v, OK: true} }
+
+// Failed returns an absent Field that failed with err.
+func Failed[T any](err error) Field[T] { return Field[T]{Err: err} }
+
+// Utilization mirrors nvmlUtilization_t (percent, 0–100, over NVML's last
+// sample period of 1/6 s to 1 s).
+type Utilization struct {
+	// GPU is the percent of time one or more kernels ran.
+	GPU uint32
+	// Memory is the percent of time device memory was read or written.
+	Memory uint32
+}
+
+// Memory mirrors nvmlMemory_v2_t (bytes). Used excludes Reserved.
+type Memory struct {
+	Total, Reserved, Free, Used uint64
+}
+
+// Process is one compute process on a device (nvmlProcessInfo_t).
+type Process struct {
+	PID uint32
+	// UsedMemoryBytes is the process's framebuffer use (bytes); NVML reports
+	// NVML_VALUE_NOT_AVAILABLE (all ones) when it cannot tell.
+	UsedMemoryBytes uint64
+}
+
+// GPMMetric is one GPU Performance Monitoring metric the scaler reads (Hopper
+// and later). Use [GPMMetric.NVMLID] for the nvmlGpmMetricId_t to request.
+type GPMMetric uint8
+
+// The GPM metrics the scaler reads, in percent.
+const (
+	GPMGraphicsActivity GPMMetric = iota // NVML_GPM_METRIC_GRAPHICS_UTIL (1)
+	GPMSMActivity                        // NVML_GPM_METRIC_SM_UTIL (2)
+	GPMSMOccupancy                       // NVML_GPM_METRIC_SM_OCCUPANCY (3)
+	GPMTensorActivity                    // NVML_GPM_METRIC_ANY_TENSOR_UTIL (5)
+	GPMDRAMBandwidth                     // NVML_GPM_METRIC_DRAM_BW_UTIL (10)
+	// NumGPMMetrics is the number of GPM metrics; not a metric.
+	NumGPMMetrics
+)
+
+var gpmIDs = [NumGPMMetrics]uint32{1, 2, 3, 5, 10}
+
+// NVMLID returns m's nvmlGpmMetricId_t, or 0 when m is out of range.
+func (m GPMMetric) NVMLID() uint32 {
+	if m >= NumGPMMetrics {
+		return 0
+	}
+	return gpmIDs[m]
+}
+
+// GPMMetricByID returns the GPMMetric whose nvmlGpmMetricId_t is id.
+func GPMMetricByID(id uint32) (GPMMetric, bool) {
+	for m, v := range gpmIDs {
+		if v == id {
+			return GPMMetric(m), true
+		}
+	}
+	return 0, false
+}
