@@ -19,7 +19,8 @@ import (
 type Options struct {
 	// LibraryPath loads NVML from exactly this file; "" searches as nvml.Open does.
 	LibraryPath string
-	// Logger receives one line per device found; nil discards.
+	// Logger receives why GPM is unavailable on a GPU that claims it; nil
+	// discards. (The Sampler logs each device found.)
 	Logger *slog.Logger
 }
 
@@ -118,8 +119,6 @@ func (s *Source) add(d nvml.Device, info scaler.Device, gpm *nvml.GPMSampler) {
 	s.devs = append(s.devs, d)
 	s.info = append(s.info, info)
 	s.gpm = append(s.gpm, gpm)
-	s.opts.Logger.Info("found device", "index", info.Index, "uuid", info.UUID, "model", info.Model,
-		"mig_parent", info.MIGParentUUID, "gpm", gpm != nil)
 }
 
 func identity(d nvml.Device, index int) (scaler.Device, error) {
