@@ -9,7 +9,7 @@ COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BENCHTIME ?= 2s
 
-.PHONY: build test test-keda lint fmt vet bench fuzz cover image demo tidy-check recordings cross
+.PHONY: build test test-keda lint fmt vet bench fuzz cover image demo demo-test tidy-check recordings cross
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/nvml-scaler
@@ -53,5 +53,34 @@ tidy-check:
 recordings:
 	$(GO) run ./internal/tools/convertrec -all ../shared/nvml-recordings testdata/recordings
 
+# The distroless image, where a Docker engine with buildx runs. One platform by
+# default; PLATFORMS=linux/amd64,linux/arm64 cross-compiles both (push them
+# with IMAGE_BUILD_FLAGS=--push). docs/deploy.md.
+IMAGE             ?= ghcr.io/nvml-scaler/nvml-scaler
+PLATFORMS         ?=
+IMAGE_BUILD_FLAGS ?=
 image:
-	docker build -f Dockerfile.distroless -t nvml-scaler:$(VERSION) .
+	docker buildx build -f Dockerfile.distroless $(if $(PLATFORMS),--platform $(PLATFORMS)) \
+		--build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) \
+		--build-arg CREATED=$$(date -u +%Y-%m-%dT%H:%M:%SZ) \
+		-t $(IMAGE):$(VERSION) $(IMAGE_BUILD_FLAGS) .
+
+# The scaler on a recorded H200 inference ramp, queried as KEDA would: no GPU needed.
+demo:
+	GO=$(GO) BIN=$(BIN) hack/demo.sh
+
+# Runs hack/demo.sh under a time bound and checks its output (TestDemo).
+demo-test:
+	$(GO) test -count=1 -run '^TestDemo$$' ./internal/cli/
+
+# Proves Dockerfile.distroless's recipe without a Docker engine (root, a C
+# compiler and a Debian mirror): hack/image-test.sh.
+.PHONY: image-test test-deploy
+image-test:
+	GO=$(GO) hack/image-test.sh
+
+# Renders deploy/ with Helm's and kustomize's Go APIs and validates it and the
+# examples against Kubernetes' and KEDA's types (nested module test/deploy;
+# its cold build cost is in docs/deploy.md).
+test-deploy:
+	cd test/deploy && $(GO) test -race -count=1 ./...

@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package cli
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nvml-scaler/nvml-scaler/scaler"
+	"github.com/nvml-scaler/nvml-scaler/scaler/replay"
+)
+
+type probeFlags struct {
+	interval time.Duration
+	output   string
+	watch    bool
+	source   sourceFlags
+}
+
+func newProbeCmd(d *deps) *cobra.Command {
+	f := &probeFlags{}
+	cmd := &cobra.Command{
+		Use:   "probe",
+		Short: "Show every GPU as the scaler sees it: activity, memory, power, processes",
+		Long: `probe sweeps every GPU twice, --interval apart (GPM metrics such as SM activity
+need two samples), and prints per GPU: index, UUID, model, health, GPU
+utilization, SM activity, memory used/total, power, temperature and the compute
+processes with their memory. -o json and -o yaml add every catalogue metric.
+
+--watch redraws the table each --interval with a sparkline of the last minute
+of SM activity (GPU utilization where the GPU has no GPM) until interrupted.
+
+Without NVML it fails, listing the paths tried and what to check.`,
+		Example: `  nvml-scaler probe
+  nvml-scaler probe -o json
+  nvml-scaler probe --watch
+  nvml-scaler probe --replay testdata/recordings/h200-inference-ramp.json --replay-speed 10 --watch`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkMinDuration("interval", f.interval, scaler.MinInterval); err != nil {
+				return err
+			}
+			if err := f.source.validate(cmd.Flags()); err != nil {
+				return err
+			}
+			if f.watch && f.output != "table" {
+				return usageErrorf("--watch draws a table: drop -o %s, or drop --watch", f.output)
+			}
+			return runProbe(cmd.Context(), d, f)
+		},
+	}
+	fs := cmd.Flags()
+	newDuration(fs, &f.interval, "interval", time.Second, "time between the two sweeps (and between redraws with --watch), at least 100ms")
+	newEnum(fs, &f.output, "output", "o", "table", "output format", "table", "json", "yaml")
+	fs.BoolVarP(&f.watch, "watch", "w", false, "redraw every --interval until interrupted")
+	f.source.register(fs)
+	return cmd
+}
+
+// prober sweeps a Source by hand and keeps the raw readings the snapshot
+// does not carry (memory total, process list).
+type prober struct {
+	d       *deps
+	sampler *scaler.Sampler
+	tee     *teeSource
+	replay  *replay.Source // nil unless --replay
+	node    string
+	desc    string
+}
+
+func newProber(d *deps, f *probeFlags) (*prober, error) {
+	src, desc, err := f.source.open(d, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return nil, err
+	}
+	p := &prober{d: d, tee: &teeSource{Source: src}, node: nodeName(d, ""), desc: desc}
+	p.replay, _ = src.(*replay.Source)
+	p.sampler, err = scaler.NewSampler(scaler.SamplerConfig{Source: p.tee, Node: p.node, Interval: f.interval, Now: d.now})
+	if err != nil {
+		return nil, errors.Join(err, src.Close())
+	}
+	return p, nil
+}
+
+// sweep runs one sweep; a failure to list devices is explained.
+func (p *prober) sweep(ctx context.Context) (*scaler.Snapshot, error) {
+	snap, err := p.sampler.Sweep(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
+		return nil, explainNVML(err)
+	}
+	if len(snap.GPUs) == 0 {
+		return nil, errNoGPUs
+	}
+	return snap, nil
+}
+
+func runProbe(ctx context.Context, d *deps, f *probeFlags) error {
+	p, err := newProber(d, f)
+	if err != nil {
+		return err
+	}
+	defer p.sampler.Close()
+	if f.watch {
+		return p.watch(ctx, f.interval)
+	}
+	if _, err := p.sweep(ctx); err != nil {
+		return err
+	}
+	if !d.sleep(ctx, f.interval) {
+		return context.Cause(ctx)
+	}
+	snap, err := p.sweep(ctx)
+	if err != nil {
+		return err
+	}
+	return writeReport(d.stdout, f.output, p.report(snap))
+}
+
+// teeSource passes a Source through and keeps each device's latest Reading.
+// Only the goroutine calling Sweep touches it.
+type teeSource struct {
+	scaler.Source
+	last []scaler.Reading // by device position; zero after a failed Read
+}
+
+func (t *teeSource) Read(ctx context.Context, dev int) (scaler.Reading, error) {
+	r, err := t.Source.Read(ctx, dev)
+	for len(t.last) <= dev {
+		t.last = append(t.last, scaler.Reading{})
+	}
+	t.last[dev] = r
+	return r, err
+}

@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nvml-scaler/nvml-scaler/nvml"
+	"github.com/nvml-scaler/nvml-scaler/recording"
+	"github.com/nvml-scaler/nvml-scaler/recording/recorder"
+)
+
+type recordFlags struct {
+	duration, interval time.Duration
+	output             string
+	nvmlLib            string
+	description        string
+}
+
+func newRecordCmd(d *deps) *cobra.Command {
+	f := &recordFlags{}
+	cmd := &cobra.Command{
+		Use:   "record -o FILE",
+		Short: "Record live NVML answers into a file that --replay and the fake library play back",
+		Long: `record samples every GPU every --interval for --duration and writes the answers,
+return codes included, in the recording format of testdata/recordings
+(nvml-scaler/recording/v1). 'serve --replay FILE' and 'probe --replay FILE'
+play it back; the tests' fake libnvidia-ml replays it at the C ABI.
+SIGINT ends the recording early and still writes what was recorded.`,
+		Example: `  nvml-scaler record --duration 2m -o vllm-burst.json --description "vLLM, llama-3-8b, 0→64 concurrent requests"`,
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := f.validate(); err != nil {
+				return err
+			}
+			return runRecord(cmd.Context(), d, f)
+		},
+	}
+	fs := cmd.Flags()
+	newDuration(fs, &f.duration, "duration", time.Minute, "how long to record")
+	newDuration(fs, &f.interval, "interval", 100*time.Millisecond, "time between samples, at least 10ms")
+	fs.StringVarP(&f.output, "output", "o", "", "file to write (- for stdout); required")
+	fs.StringVar(&f.nvmlLib, "nvml-lib", "", "load NVML from exactly this file (default: the loader's search, then the usual driver directories)")
+	fs.StringVar(&f.description, "description", "", "what ran on the GPUs while recording, stored in the file")
+	noEnv(fs, "output")
+	return cmd
+}
+
+func (f *recordFlags) validate() error {
+	switch {
+	case f.output == "":
+		return usageErrorf("--output (-o) is required: the file to write, or - for stdout")
+	case f.duration < 0:
+		return usageErrorf("--duration %v: want 0 or more (0 takes one sample)", f.duration)
+	}
+	return checkMinDuration("interval", f.interval, 10*time.Millisecond)
+}
+
+func runRecord(ctx context.Context, d *deps, f *recordFlags) (err error) {
+	var opts []nvml.Option
+	if f.nvmlLib != "" {
+		opts = append(opts, nvml.WithLibraryPath(f.nvmlLib))
+	}
+	lib, err := nvml.Open(opts...)
+	if err != nil {
+		return explainNVML(err)
+	}
+	defer func() { err = errors.Join(err, lib.Close()) }()
+	if err := lib.Init(); err != nil {
+		return explainNVML(fmt.Errorf("initialise NVML from %s: %w", lib.Path(), err))
+	}
+	defer func() { err = errors.Join(err, lib.Shutdown()) }()
+
+	host, herr := d.hostname()
+	if herr != nil {
+		host = "unknown"
+	}
+	rec, err := recorder.Record(ctx, lib, recorder.Options{
+		Duration: f.duration, Interval: f.interval, Description: f.description,
+		Source: fmt.Sprintf("host %s (nvml-scaler record %s)", host, buildInfo(d).Version),
+	})
+	if err != nil {
+		return err
+	}
+	if err := writeRecording(d.stdout, f.output, rec); err != nil {
+		return err
+	}
+	fmt.Fprintf(d.stderr, "recorded %d samples of %d GPU(s) over %v to %s\n",
+		len(rec.Samples), len(rec.Devices), time.Duration(rec.Duration()).Round(time.Millisecond), f.output)
+	return nil
+}
+
+// writeRecording encodes rec to path ("-": stdout) through a temporary file,
+// so an existing file is replaced only by a complete recording.
+func writeRecording(stdout io.Writer, path string, rec *recording.Recording) error {
+	if path == "-" {
+		return recording.Encode(stdout, rec)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("--output: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // fails harmlessly after the rename
+	if err := recording.Encode(tmp, rec); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
