@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package aggregator
+
+import (
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// The resources the aggregator watches (read-only: get, list, watch).
+var (
+	gvrPods          = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
+	gvrReplicaSets   = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "replicasets"}
+	gvrDeployments   = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
+	gvrStatefulSets  = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "statefulsets"}
+	gvrScaledObjects = schema.GroupVersionResource{Group: "keda.sh", Version: "v1alpha1", Resource: "scaledobjects"}
+)
+
+// GPUResourcePrefix: a pod that requests a resource under it expects GPUs.
+const GPUResourcePrefix = "nvidia.com/"
+
+// object is what the informers keep of each Kubernetes object: a few fields,
+// not the whole object, so that a cluster's pods fit in little memory. The
+// transform that makes one runs before the object is stored; the result is
+// never modified afterwards.
+type object struct {
+	metav1.TypeMeta
+	metav1.ObjectMeta
+	// controller is the UID of the controlling owner (pods, ReplicaSets).
+	controller types.UID
+	// Pods only. key is "namespace/name", as attribution keys pods.
+	key      string
+	nodeName string
+	phase    string
+	gpus     int64 // devices requested under GPUResourcePrefix, all containers
+	// ScaledObjects only: spec.scaleTargetRef.
+	targetAPIVersion, targetKind, targetName string
+}
+
+// DeepCopyObject implements runtime.Object; objects are immutable, so a
+// shallow copy is a deep one for every reader.
+func (o *object) DeepCopyObject() runtime.Object {
+	cp := *o
+	return &cp
+}
+
+// slim is the informers' transform: unstructured objects become *object. It is
+// idempotent, as client-go asks.
+func slim(obj any) (any, error) {
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		return obj, nil
+	}
+	o := &object{TypeMeta: metav1.TypeMeta{APIVersion: u.GetAPIVersion(), Kind: u.GetKind()},
+		ObjectMeta: metav1.ObjectMeta{Name: u.GetName(), Namespace: u.GetNamespace(), UID: u.GetUID(),
+			ResourceVersion: u.GetResourceVersion(), Labels: u.GetLabels()}}
+	if ref := metav1.GetControllerOfNoCopy(u); ref != nil {
+		o.controller = ref.UID
+	}
+	switch u.GetKind() {
+	case "Pod":
+		o.key = o.Namespace + "/" + o.Name
+		o.nodeName, _, _ = unstructured.NestedString(u.Object, "spec", "nodeName")
+		o.phase, _, _ = unstructured.NestedString(u.Object, "status", "phase")
+		o.gpus = requestedGPUs(u)
+	case "ScaledObject":
+		o.targetAPIVersion, _, _ = unstructured.NestedString(u.Object, "spec", "scaleTargetRef", "apiVersion")
+		o.targetKind, _, _ = unstructured.NestedString(u.Object, "spec", "scaleTargetRef", "kind")
+		o.targetName, _, _ = unstructured.NestedString(u.Object, "spec", "scaleTargetRef", "name")
+	}
+	return o, nil
+}
+
+// requestedGPUs sums the GPU resources a pod's containers ask for (limits, or
+// requests where no limit is set: for extended resources they must be equal).
+func requestedGPUs(u *unstructured.Unstructured) int64 {
+	containers, _, _ := unstructured.NestedSlice(u.Object, "spec", "containers")
+	var total int64
+	for _, c := range containers {
+		cm, ok := c.(map[string]any)
+		if !ok {
+			continue
+		}
+		limits, _, _ := unstructured.NestedMap(cm, "resources", "limits")
+		if len(limits) == 0 {
+			limits, _, _ = unstructured.NestedMap(cm, "resources", "requests")
+		}
+		for name, v := range limits {
+			if !strings.HasPrefix(name, GPUResourcePrefix) {
+				continue
+			}
+			if q, err := resource.ParseQuantity(toString(v)); err == nil {
+				total += q.Value()
+			}
+		}
+	}
+	return total
+}
+
+func toString(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case int64:
+		return resource.NewQuantity(v, resource.DecimalSI).String()
+	case float64:
+		return resource.NewQuantity(int64(v), resource.DecimalSI).String()
+	}
+	return ""
+}

@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package aggregator
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/tools/cache"
+)
+
+// byController indexes pods and ReplicaSets by "<namespace>/<controller UID>".
+const byController = "controller"
+
+// workloads keeps a slim, read-only cache of the objects that lead from a
+// ScaledObject to its pods, through informers on the dynamic client (no typed
+// clientset: it would add every API group to the binary). Lookups are lock-free
+// reads of the informers' indexers.
+type workloads struct {
+	pods, replicaSets, deployments, statefulSets, scaledObjects cache.SharedIndexInformer
+	synced                                                      atomic.Bool
+}
+
+func newWorkloads(client dynamic.Interface, namespace string) (*workloads, error) {
+	w := &workloads{}
+	for _, x := range []struct {
+		inf *cache.SharedIndexInformer
+		gvr schema.GroupVersionResource
+	}{{&w.pods, gvrPods}, {&w.replicaSets, gvrReplicaSets}, {&w.deployments, gvrDeployments},
+		{&w.statefulSets, gvrStatefulSets}, {&w.scaledObjects, gvrScaledObjects}} {
+		inf, err := newInformer(client, x.gvr, namespace)
+		if err != nil {
+			return nil, err
+		}
+		*x.inf = inf
+	}
+	return w, nil
+}
+
+func newInformer(client dynamic.Interface, gvr schema.GroupVersionResource, namespace string) (cache.SharedIndexInformer, error) {
+	ri := client.Resource(gvr).Namespace(namespace)
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+			return ri.List(ctx, opts)
+		},
+		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			return ri.Watch(ctx, opts)
+		},
+	}
+	// The wrapper tells the reflector when the client (a fake in tests)
+	// cannot stream the initial list through a watch.
+	inf := cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(lw, client), &unstructured.Unstructured{}, 0, cache.Indexers{
+		cache.NamespaceIndex: cache.MetaNamespaceIndexFunc,
+		byController:         controllerIndex,
+	})
+	if err := inf.SetTransform(slim); err != nil {
+		return nil, fmt.Errorf("informer for %s: %w", gvr.Resource, err)
+	}
+	return inf, nil
+}
+
+func controllerIndex(obj any) ([]string, error) {
+	o, ok := obj.(*object)
+	if !ok || o.controller == "" {
+		return nil, nil
+	}
+	return []string{o.Namespace + "/" + string(o.controller)}, nil
+}
+
+// run runs the informers until ctx ends, and marks the cache synced once every
+// informer has listed its objects.
+func (w *workloads) run(ctx context.Context) {
+	infs := w.all()
+	var wg sync.WaitGroup
+	for _, inf := range infs {
+		wg.Go(func() { inf.Run(ctx.Done()) })
+	}
+	syncs := make([]cache.InformerSynced, len(infs))
+	for i, inf := range infs {
+		syncs[i] = inf.HasSynced
+	}
+	if cache.WaitForCacheSync(ctx.Done(), syncs...) {
+		w.synced.Store(true)
+	}
+	wg.Wait()
+}
+
+func (w *workloads) all() []cache.SharedIndexInformer {
+	return []cache.SharedIndexInformer{w.pods, w.replicaSets, w.deployments, w.statefulSets, w.scaledObjects}
+}
+
+// selection is the set of pods a request aggregates over.
+type selection struct {
+	// what names the selection in messages, e.g. `Deployment llm/vllm`.
+	what string
+	pods []*object
+}
+
+// targetPods follows the ScaledObject namespace/name to its scale target's
+// pods. Errors are *selectError.
+func (w *workloads) targetPods(namespace, name string) (selection, error) {
+	so, err := get(w.scaledObjects, namespace, name)
+	if err != nil {
+		return selection{}, err
+	}
+	if so == nil {
+		return selection{}, &selectError{notFound: true, msg: fmt.Sprintf(
+			"ScaledObject %s/%s not found: the aggregator follows the ScaledObject named in the request to its pods; "+
+				"set podSelector to select pods by label instead", namespace, name)}
+	}
+	kind, group := so.targetKind, apiGroup(so.targetAPIVersion)
+	if kind == "" {
+		kind = "Deployment" // KEDA's default
+	}
+	what := fmt.Sprintf("%s %s/%s (scaleTargetRef of ScaledObject %s)", kind, namespace, so.targetName, name)
+	var owners []*object
+	switch {
+	case group != "apps":
+		return selection{}, unsupportedTarget(so, name)
+	case kind == "Deployment":
+		d, err := get(w.deployments, namespace, so.targetName)
+		if err != nil || d == nil {
+			return selection{}, missingTarget(what, err)
+		}
+		owners = w.owned(w.replicaSets, namespace, d.UID)
+	case kind == "StatefulSet", kind == "ReplicaSet":
+		inf := w.statefulSets
+		if kind == "ReplicaSet" {
+			inf = w.replicaSets
+		}
+		o, err := get(inf, namespace, so.targetName)
+		if err != nil || o == nil {
+			return selection{}, missingTarget(what, err)
+		}
+		owners = []*object{o}
+	default:
+		return selection{}, unsupportedTarget(so, name)
+	}
+	sel := selection{what: what}
+	for _, owner := range owners {
+		sel.pods = append(sel.pods, w.owned(w.pods, namespace, owner.UID)...)
+	}
+	return sel, nil
+}
+
+// labelledPods returns the pods in namespace that match sel.
+func (w *workloads) labelledPods(namespace string, sel labels.Selector, raw string) (selection, error) {
+	objs, err := w.pods.GetIndexer().ByIndex(cache.NamespaceIndex, namespace)
+	if err != nil {
+		return selection{}, err
+	}
+	out := selection{what: fmt.Sprintf("pods in namespace %s matching podSelector %q", namespace, raw)}
+	for _, obj := range objs {
+		if o, ok := obj.(*object); ok && sel.Matches(labels.Set(o.Labels)) {
+			out.pods = append(out.pods, o)
+		}
+	}
+	return out, nil
+}
+
+// owned returns the objects in inf whose controller is uid.
+func (w *workloads) owned(inf cache.SharedIndexInformer, namespace string, uid any) []*object {
+	objs, _ := inf.GetIndexer().ByIndex(byController, fmt.Sprintf("%s/%s", namespace, uid))
+	out := make([]*object, 0, len(objs))
+	for _, obj := range objs {
+		if o, ok := obj.(*object); ok {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func get(inf cache.SharedIndexInformer, namespace, name string) (*object, error) {
+	obj, ok, err := inf.GetIndexer().GetByKey(namespace + "/" + name)
+	if err != nil || !ok {
+		return nil, err
+	}
+	o, _ := obj.(*object)
+	return o, nil
+}
+
+func apiGroup(apiVersion string) string {
+	if apiVersion == "" {
+		return "apps"
+	}
+	group, _, ok := strings.Cut(apiVersion, "/")
+	if !ok {
+		return "" // core group: "v1"
+	}
+	return group
+}
+
+// selectError is a selection that failed; notFound maps onto gRPC NotFound,
+// the rest onto FailedPrecondition.
+type selectError struct {
+	notFound bool
+	msg      string
+}
+
+func (e *selectError) Error() string { return e.msg }
+
+func missingTarget(what string, err error) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return &selectError{notFound: true, msg: what + " not found"}
+}
+
+func unsupportedTarget(so *object, name string) error {
+	return &selectError{msg: fmt.Sprintf("ScaledObject %s/%s scales %s %q (%s): the aggregator follows apps/v1 "+
+		"Deployments, StatefulSets and ReplicaSets to their pods; set podSelector to select the pods by label",
+		so.Namespace, name, so.targetKind, so.targetName, so.targetAPIVersion)}
+}
