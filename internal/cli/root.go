@@ -68,6 +68,7 @@ a flag on the command line wins. Exit codes: 0 ok, 1 error, 2 usage error.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return asUsage(err) })
 	root.AddCommand(
 		newServeCmd(d),
+		newAggregateCmd(d),
 		newProbeCmd(d),
 		newQueryCmd(d),
 		newRecordCmd(d),

@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package cli
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/nvml-scaler/nvml-scaler/cluster/aggregator"
+)
+
+// aggregateFlags configure the cluster aggregator.
+type aggregateFlags struct {
+	listen              string
+	agentsService       string
+	agentsPort          int
+	agentsPortName      string
+	agents              []string
+	discoveryInterval   time.Duration
+	maxWindow           time.Duration
+	namespace           string
+	allowCrossNamespace bool
+	kubeconfig          string
+	log                 logFlags
+}
+
+func newAggregateCmd(d *deps) *cobra.Command {
+	f := &aggregateFlags{}
+	cmd := &cobra.Command{
+		Use:   "aggregate",
+		Short: "Serve KEDA for the whole cluster from every node's agent",
+		Long: `aggregate runs the cluster aggregator: a small unprivileged Deployment with no GPU.
+It discovers the node agents ('serve --node-api-listen') through a headless
+Service, keeps one snapshot stream per agent, follows each ScaledObject's
+scaleTargetRef to its pods and answers KEDA's ExternalScaler calls with exactly
+the GPUs allocated to those pods, on whichever nodes they run. An agent that
+hosts selected GPUs and stops answering makes the answer Unavailable (KEDA's
+fallback applies), never a smaller sum. See docs/cluster.md.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := f.validate(); err != nil {
+				return err
+			}
+			return runAggregate(cmd.Context(), d, f)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&f.listen, "listen", ":6000", "gRPC address (host:port) KEDA connects to")
+	fs.StringVar(&f.agentsService, "agents-service", "", "DNS name of the agents' headless Service, e.g. nvml-scaler-peers.nvml-scaler.svc")
+	fs.IntVar(&f.agentsPort, "agents-port", 6001, "the agents' node-API port; 0 looks it up in SRV records by --agents-port-name")
+	fs.StringVar(&f.agentsPortName, "agents-port-name", "node-api", "the Service port name for SRV lookups")
+	fs.StringSliceVar(&f.agents, "agents", nil, "a fixed list of agent addresses (host:port) instead of DNS discovery")
+	newDuration(fs, &f.discoveryInterval, "discovery-interval", aggregator.DefaultDiscoveryInterval, "time between agent discoveries")
+	newDuration(fs, &f.maxWindow, "max-window", aggregator.DefaultMaxWindow, "the longest trigger window served (memory grows with it)")
+	fs.StringVar(&f.namespace, "namespace", "", "watch only this namespace (then a Role suffices); empty: all")
+	fs.BoolVar(&f.allowCrossNamespace, "allow-cross-namespace", false, "let a trigger's namespace key name another namespace than its ScaledObject's")
+	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file; empty: the in-cluster service account")
+	f.log.register(fs)
+	return cmd
+}
+
+func (f *aggregateFlags) validate() error {
+	if _, _, err := net.SplitHostPort(f.listen); err != nil {
+		return usageErrorf("--listen %q: want host:port, e.g. :6000 or 127.0.0.1:0", f.listen)
+	}
+	if len(f.agents) == 0 && f.agentsService == "" {
+		return usageErrorf("no agents: give --agents-service (the agents' headless Service) or --agents")
+	}
+	for _, a := range f.agents {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return usageErrorf("--agents %q: want host:port", a)
+		}
+	}
+	if f.agentsPort < 0 || f.agentsPort > 65535 {
+		return usageErrorf("--agents-port %d: want 0 (SRV lookup) to 65535", f.agentsPort)
+	}
+	if err := checkMinDuration("discovery-interval", f.discoveryInterval, time.Second); err != nil {
+		return err
+	}
+	return nil
+}
+
+func runAggregate(ctx context.Context, d *deps, f *aggregateFlags) error {
+	log := f.log.logger(d.stderr)
+	kube, err := kubeClient(f.kubeconfig)
+	if err != nil {
+		return err
+	}
+	var disc aggregator.Discoverer = aggregator.DNS{Name: f.agentsService, Port: f.agentsPort, PortName: f.agentsPortName}
+	if len(f.agents) > 0 {
+		disc = aggregator.Static(f.agents)
+	}
+	agg, err := aggregator.New(aggregator.Config{Discovery: disc, Kube: kube, Namespace: f.namespace,
+		DiscoveryInterval: f.discoveryInterval, MaxWindow: f.maxWindow,
+		AllowCrossNamespace: f.allowCrossNamespace, Logger: log, Now: d.now})
+	if err != nil {
+		return err
+	}
+	lis, err := (&net.ListenConfig{}).Listen(ctx, "tcp", f.listen)
+	if err != nil {
+		return fmt.Errorf("--listen: %w", err)
+	}
+	log.Info("aggregator starting", "listen", lis.Addr().String(), "agents_service", f.agentsService,
+		"agents", f.agents, "namespace", f.namespace)
+	return agg.Serve(ctx, lis)
+}
+
+// kubeClient builds a dynamic client from a kubeconfig file, or from the pod's
+// service account when path is empty.
+func kubeClient(path string) (dynamic.Interface, error) {
+	var rc *rest.Config
+	var err error
+	if path != "" {
+		rc, err = clientcmd.BuildConfigFromFlags("", path)
+	} else {
+		rc, err = rest.InClusterConfig()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client config (run in a pod with a service account, or pass --kubeconfig): %w", err)
+	}
+	c, err := dynamic.NewForConfig(rc)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	return c, nil
+}
