@@ -1,0 +1,45 @@
+{{/* SPDX-License-Identifier: Apache-2.0 */}}
+
+{{/* The objects' base name: the release name, unless it lacks the chart's. */}}
+{{- define "nvml-scaler.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Selector labels: stable for the life of the release. */}}
+{{- define "nvml-scaler.selectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: agent
+{{- end -}}
+
+{{/* Labels on every object. kustomize's base carries the same, less the two Helm-only ones. */}}
+{{- define "nvml-scaler.labels" -}}
+{{ include "nvml-scaler.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/part-of: nvml-scaler
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{- end -}}
+
+{{- define "nvml-scaler.serviceAccountName" -}}
+{{- default (include "nvml-scaler.fullname" .) .Values.serviceAccount.name -}}
+{{- end -}}
+
+{{- define "nvml-scaler.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "nvml-scaler.tlsSecretName" -}}
+{{- default (printf "%s-tls" (include "nvml-scaler.fullname" .)) .Values.tls.secretName -}}
+{{- end -}}
+
+{{/* Where the TLS secret is mounted in the container. */}}
+{{- define "nvml-scaler.tlsDir" -}}/etc/nvml-scaler/tls{{- end -}}

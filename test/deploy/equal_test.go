@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package deploy
+
+import (
+	"maps"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+)
+
+// helmOnlyLabels are the labels Helm adds that kustomize has no reason to.
+var helmOnlyLabels = []string{"helm.sh/chart", "app.kubernetes.io/managed-by"}
+
+// TestHelmAndKustomizeAgree renders the chart with the values each overlay
+// mirrors and requires the same objects, field for field, once Helm's own
+// labels are removed.
+func TestHelmAndKustomizeAgree(t *testing.T) {
+	t.Parallel()
+	withNamespace := map[string]any{"namespace": map[string]any{"create": true}}
+	for _, tc := range []struct {
+		overlay     string
+		valuesFiles []string
+	}{
+		{"overlays/default", nil},
+		{"overlays/tls", []string{"values-tls.yaml"}},
+	} {
+		t.Run(tc.overlay, func(t *testing.T) {
+			t.Parallel()
+			helm := decodeAll(t, mustRenderHelm(t, withNamespace, tc.valuesFiles...))
+			kust := decodeAll(t, renderKustomize(t, tc.overlay))
+			for _, o := range helm {
+				labels := maps.Clone(o.GetLabels())
+				for _, l := range helmOnlyLabels {
+					require.Contains(t, labels, l, "%s: Helm's labels", key(o))
+					delete(labels, l)
+				}
+				o.SetLabels(labels)
+			}
+			require.ElementsMatch(t, slices.Collect(maps.Keys(helm)), slices.Collect(maps.Keys(kust)), "the same objects")
+			for k, o := range helm {
+				// As YAML, so that a difference reads as a diff of manifests.
+				assert.Equal(t, toYAML(t, o), toYAML(t, kust[k]), "%s: Helm (-) and kustomize (+)", k)
+			}
+		})
+	}
+}
+
+func toYAML(t testing.TB, o object) string {
+	t.Helper()
+	b, err := yaml.Marshal(o)
+	require.NoError(t, err)
+	return string(b)
+}
+
+// TestHelmNamespace: by default the chart leaves the namespace to
+// `helm install --create-namespace`; namespace.create renders it with the Pod
+// Security "restricted" labels, which the agent's pods meet.
+func TestHelmNamespace(t *testing.T) {
+	t.Parallel()
+	assert.Empty(t, all[*corev1.Namespace](decodeAll(t, mustRenderHelm(t, nil))))
+	ns := only[*corev1.Namespace](t, decodeAll(t, mustRenderHelm(t, map[string]any{"namespace": map[string]any{"create": true}})))
+	assert.Equal(t, releaseNamespace, ns.Name)
+	for _, mode := range []string{"enforce", "audit", "warn"} {
+		assert.Equal(t, "restricted", ns.Labels["pod-security.kubernetes.io/"+mode])
+	}
+}
+
+// TestHelmRefuses: values the chart must reject rather than render.
+func TestHelmRefuses(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		set     map[string]any
+		wantErr string
+	}{
+		{"misspelt key", map[string]any{"grpcPrt": 6001}, "grpcPrt"},
+		{"bad log format", map[string]any{"log": map[string]any{"format": "xml"}}, "format"},
+		{"aggregator not built yet", map[string]any{"aggregator": map[string]any{"enabled": true}}, "aggregator"},
+		{"cert-manager without issuer", map[string]any{"tls": map[string]any{"enabled": true, "certManager": map[string]any{"enabled": true}}}, "issuerRef.name"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := renderHelm(t, tc.set)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.wantErr)
+		})
+	}
+}
