@@ -13,6 +13,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 )
@@ -37,8 +38,18 @@ func newObject(apiVersion, kind string) (object, error) {
 		return &corev1.Service{}, nil
 	case "apps/v1 DaemonSet":
 		return &appsv1.DaemonSet{}, nil
+	case "apps/v1 Deployment":
+		return &appsv1.Deployment{}, nil
 	case "networking.k8s.io/v1 NetworkPolicy":
 		return &networkingv1.NetworkPolicy{}, nil
+	case "rbac.authorization.k8s.io/v1 ClusterRole":
+		return &rbacv1.ClusterRole{}, nil
+	case "rbac.authorization.k8s.io/v1 ClusterRoleBinding":
+		return &rbacv1.ClusterRoleBinding{}, nil
+	case "rbac.authorization.k8s.io/v1 Role":
+		return &rbacv1.Role{}, nil
+	case "rbac.authorization.k8s.io/v1 RoleBinding":
+		return &rbacv1.RoleBinding{}, nil
 	case "cert-manager.io/v1 Certificate":
 		return &certificate{}, nil
 	}
@@ -116,6 +127,20 @@ func only[T object](t testing.TB, objs objects) T {
 	var zero T
 	require.Len(t, found, 1, "objects of type %T", zero)
 	return found[0]
+}
+
+// named returns the object of type T with that namespace and name, failing
+// the test if there is none.
+func named[T object](t testing.TB, objs objects, namespace, name string) T {
+	t.Helper()
+	for _, o := range objs {
+		if v, ok := o.(T); ok && o.GetNamespace() == namespace && o.GetName() == name {
+			return v
+		}
+	}
+	var zero T
+	t.Fatalf("no %T %s/%s", zero, namespace, name)
+	return zero
 }
 
 // all returns the objects of type T.

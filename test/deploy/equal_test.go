@@ -28,6 +28,7 @@ func TestHelmAndKustomizeAgree(t *testing.T) {
 	}{
 		{"overlays/default", nil},
 		{"overlays/tls", []string{"values-tls.yaml"}},
+		{"overlays/cluster", []string{"values-cluster.yaml"}},
 	} {
 		t.Run(tc.overlay, func(t *testing.T) {
 			t.Parallel()
@@ -80,7 +81,12 @@ func TestHelmRefuses(t *testing.T) {
 	}{
 		{"misspelt key", map[string]any{"grpcPrt": 6001}, "grpcPrt"},
 		{"bad log format", map[string]any{"log": map[string]any{"format": "xml"}}, "format"},
-		{"aggregator not built yet", map[string]any{"aggregator": map[string]any{"enabled": true}}, "aggregator"},
+		{"misspelt aggregator key", map[string]any{"aggregator": map[string]any{"enable": true}}, "enable"},
+		{"no aggregator replica", map[string]any{"aggregator": map[string]any{"enabled": true, "replicas": 0}}, "replicas"},
+		{"aggregator with TLS", map[string]any{"aggregator": map[string]any{"enabled": true}, "tls": map[string]any{"enabled": true}}, "tls.enabled"},
+		{"aggregator without peers", map[string]any{"aggregator": map[string]any{"enabled": true}, "service": map[string]any{"peers": false}}, "service.peers"},
+		{"aggregator in a restricted namespace", map[string]any{"aggregator": map[string]any{"enabled": true}, "namespace": map[string]any{"create": true}}, "namespace.podSecurity=privileged"},
+		{"aggregator in a baseline namespace", map[string]any{"aggregator": map[string]any{"enabled": true}, "namespace": map[string]any{"create": true, "podSecurity": "baseline"}}, "namespace.podSecurity=privileged"},
 		{"cert-manager without issuer", map[string]any{"tls": map[string]any{"enabled": true, "certManager": map[string]any{"enabled": true}}}, "issuerRef.name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

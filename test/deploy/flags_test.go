@@ -17,24 +17,36 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// serveFlags are the flags `nvml-scaler serve --help` lists, with their
-// defaults ("" when none is shown).
-type serveFlags map[string]string
+// helpFlags are the flags a command's `--help` lists, with their defaults
+// ("" when none is shown).
+type helpFlags map[string]string
 
 // plannedTLSFlags arrive with the hardening issue. The chart passes them only
 // with tls.enabled; until `serve --help` lists them the tests say so instead
 // of failing.
 var plannedTLSFlags = []string{"tls-cert", "tls-key", "tls-client-ca"}
 
+// plannedClusterFlags are serve's cluster-mode flags (docs/cluster.md), which
+// the chart passes only with aggregator.enabled. They land together: until
+// `serve --help` lists any of them the tests say so instead of failing; once
+// it lists one, it must list all.
+var plannedClusterFlags = []string{"node-api-listen", "kubelet-socket"}
+
+// commandFlags are the flags of the binary's commands that the manifests run.
+type commandFlags struct {
+	serve, aggregate helpFlags
+}
+
 var (
 	helpOnce sync.Once
-	helpOut  serveFlags
+	helpOut  commandFlags
 	helpErr  error
 )
 
-// binaryFlags builds the binary from the main module, as `make build` does,
-// once per test process, and parses `serve --help`.
-func binaryFlags(t testing.TB) serveFlags {
+// binaryFlags is serveFlags' and aggregateFlags' common part: it builds the
+// binary from the main module, as `make build` does, once per test process,
+// and parses `serve --help` and `aggregate --help`.
+func binaryFlags(t testing.TB) commandFlags {
 	t.Helper()
 	helpOnce.Do(func() {
 		dir, err := filepath.Abs(repoRoot)
@@ -50,15 +62,30 @@ func binaryFlags(t testing.TB) serveFlags {
 			helpErr = fmt.Errorf("go build ./cmd/nvml-scaler: %w\n%s", err, out)
 			return
 		}
-		var out bytes.Buffer
-		help := exec.Command(bin, "serve", "--help")
-		help.Stdout = &out
-		if helpErr = help.Run(); helpErr == nil {
-			helpOut = parseHelp(out.String())
+		if helpOut.serve, helpErr = commandHelp(bin, "serve"); helpErr != nil {
+			return
 		}
+		helpOut.aggregate, helpErr = commandHelp(bin, "aggregate")
 	})
-	require.NoError(t, helpErr, "build nvml-scaler and run serve --help")
+	require.NoError(t, helpErr, "build nvml-scaler and run serve --help and aggregate --help")
 	return helpOut
+}
+
+// serveFlags returns the flags of `nvml-scaler serve --help`.
+func serveFlags(t testing.TB) helpFlags { t.Helper(); return binaryFlags(t).serve }
+
+// aggregateFlags returns the flags of `nvml-scaler aggregate --help`.
+func aggregateFlags(t testing.TB) helpFlags { t.Helper(); return binaryFlags(t).aggregate }
+
+// commandHelp runs `bin cmd --help` and parses its flags.
+func commandHelp(bin, cmd string) (helpFlags, error) {
+	var out bytes.Buffer
+	help := exec.Command(bin, cmd, "--help")
+	help.Stdout = &out
+	if err := help.Run(); err != nil {
+		return nil, fmt.Errorf("%s --help: %w", cmd, err)
+	}
+	return parseHelp(out.String()), nil
 }
 
 // helpFlag matches one pflag usage line: `  -h, --help   help for serve` or
@@ -66,8 +93,8 @@ func binaryFlags(t testing.TB) serveFlags {
 var helpFlag = regexp.MustCompile(`^\s+(?:-\w, )?--([a-z0-9-]+)(?: \w+)?\s{2,}.*?(?:\(default (.*)\))?$`)
 
 // parseHelp returns the flags of a cobra command's help output.
-func parseHelp(help string) serveFlags {
-	flags := serveFlags{}
+func parseHelp(help string) helpFlags {
+	flags := helpFlags{}
 	inFlags := false
 	for _, line := range strings.Split(help, "\n") {
 		switch {
@@ -103,14 +130,14 @@ Flags:
       --replay-loop          with --replay: start again (default true)
       --node-name string     node name (default: $NODE_NAME, else the host name)
 `)
-	require.Equal(t, serveFlags{"help": "", "http-listen": ":8080", "interval": "1s", "replay-loop": "true", "node-name": ""}, got)
+	require.Equal(t, helpFlags{"help": "", "http-listen": ":8080", "interval": "1s", "replay-loop": "true", "node-name": ""}, got)
 }
 
-// TestBinaryFlags pins what the manifests rely on: serve's ports and the
-// flags the chart passes.
+// TestBinaryFlags pins what the manifests rely on: serve's and aggregate's
+// ports and the flags the chart passes.
 func TestBinaryFlags(t *testing.T) {
 	t.Parallel()
-	flags := binaryFlags(t)
+	flags := serveFlags(t)
 	for _, name := range []string{"listen", "http-listen", "interval", "log-format", "log-level", "nvml-lib", "node-name"} {
 		require.Contains(t, flags, name, "serve --help lists --%s", name)
 	}
@@ -121,6 +148,40 @@ func TestBinaryFlags(t *testing.T) {
 			t.Logf("serve --help does not list --%s yet: the chart passes it only with tls.enabled (hardening issue)", f)
 		}
 	}
+	if clusterFlagsLanded(t, flags) {
+		require.Equal(t, 6001, port(t, flags["node-api-listen"]), "--node-api-listen default")
+	}
+
+	agg := aggregateFlags(t)
+	for _, name := range []string{"listen", "agents-service", "agents-port", "agents-port-name", "discovery-interval",
+		"max-window", "namespace", "allow-cross-namespace", "log-format", "log-level"} {
+		require.Contains(t, agg, name, "aggregate --help lists --%s", name)
+	}
+	require.Equal(t, 6000, port(t, agg["listen"]), "aggregate --listen default")
+	require.Equal(t, "6001", agg["agents-port"], "aggregate --agents-port default")
+	require.Equal(t, "node-api", agg["agents-port-name"], "aggregate --agents-port-name default")
+}
+
+// clusterFlagsLanded says whether serve has the cluster-mode flags: all of
+// plannedClusterFlags, or none (logged); some but not all fails the test.
+func clusterFlagsLanded(t testing.TB, flags helpFlags) bool {
+	t.Helper()
+	var missing []string
+	for _, f := range plannedClusterFlags {
+		if _, ok := flags[f]; !ok {
+			missing = append(missing, "--"+f)
+		}
+	}
+	switch len(missing) {
+	case 0:
+		return true
+	case len(plannedClusterFlags):
+		t.Logf("serve --help does not list %s yet: the chart passes them only with aggregator.enabled (cluster issue)",
+			strings.Join(missing, ", "))
+		return false
+	}
+	t.Fatalf("serve --help lists some cluster-mode flags but not %s: the chart passes all of %v", strings.Join(missing, ", "), plannedClusterFlags)
+	return false
 }
 
 // port returns the port of a host:port listen address.

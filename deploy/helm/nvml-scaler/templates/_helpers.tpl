@@ -16,14 +16,44 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: agent
 {{- end -}}
 
-{{/* Labels on every object. kustomize's base carries the same, less the two Helm-only ones. */}}
-{{- define "nvml-scaler.labels" -}}
-{{ include "nvml-scaler.selectorLabels" . }}
+{{/* The labels every object carries besides its selector labels. */}}
+{{- define "nvml-scaler.commonLabels" -}}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/part-of: nvml-scaler
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end -}}
+
+{{/* Labels on the agent's objects. kustomize's base carries the same, less the two Helm-only ones. */}}
+{{- define "nvml-scaler.labels" -}}
+{{ include "nvml-scaler.selectorLabels" . }}
+{{ include "nvml-scaler.commonLabels" . }}
+{{- end -}}
+
+{{/* The aggregator's objects: <fullname>-aggregator. */}}
+{{- define "nvml-scaler.aggregatorName" -}}
+{{- printf "%s-aggregator" (include "nvml-scaler.fullname" . | trunc 52 | trimSuffix "-") -}}
+{{- end -}}
+
+{{/* The aggregator's selector labels: the agent's, with component aggregator. */}}
+{{- define "nvml-scaler.aggregatorSelectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: aggregator
+{{- end -}}
+
+{{- define "nvml-scaler.aggregatorLabels" -}}
+{{ include "nvml-scaler.aggregatorSelectorLabels" . }}
+{{ include "nvml-scaler.commonLabels" . }}
+{{- end -}}
+
+{{/* The headless Service that lists every agent (the aggregator's discovery). */}}
+{{- define "nvml-scaler.peersName" -}}
+{{- printf "%s-peers" (include "nvml-scaler.fullname" .) -}}
+{{- end -}}
+
+{{/* Where the kubelet's PodResources socket directory is mounted in the agent. */}}
+{{- define "nvml-scaler.podResourcesDir" -}}/var/lib/kubelet/pod-resources{{- end -}}
 
 {{- define "nvml-scaler.serviceAccountName" -}}
 {{- default (include "nvml-scaler.fullname" .) .Values.serviceAccount.name -}}

@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package deploy
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+// checkAggregator checks the cluster aggregator's objects: its Deployment
+// (security posture as the agent's, arguments against `aggregate --help`,
+// ports and probes), its Service for KEDA, its ServiceAccount, RBAC and
+// NetworkPolicy. agent holds the ports the agents listen on.
+func checkAggregator(t *testing.T, objs objects, ds *appsv1.DaemonSet, agent listenPorts, flags helpFlags) {
+	d := only[*appsv1.Deployment](t, objs)
+	assert.Equal(t, ds.Name+"-aggregator", d.Name)
+	assert.Equal(t, ds.Namespace, d.Namespace)
+	require.NotNil(t, d.Spec.Replicas)
+	assert.GreaterOrEqual(t, *d.Spec.Replicas, int32(1))
+	pods := labels.Set(d.Spec.Template.Labels)
+	require.NotNil(t, d.Spec.Selector)
+	assert.True(t, labels.SelectorFromSet(d.Spec.Selector.MatchLabels).Matches(pods), "selector ⊆ pod labels")
+	assert.False(t, labels.SelectorFromSet(ds.Spec.Selector.MatchLabels).Matches(pods), "the agents' selector must not take the aggregator's pods")
+	assert.False(t, labels.SelectorFromSet(d.Spec.Selector.MatchLabels).Matches(labels.Set(ds.Spec.Template.Labels)), "the aggregator's selector must not take the agents")
+
+	pod := d.Spec.Template.Spec
+	assert.Empty(t, pod.NodeSelector, "no GPU needed: any node")
+	assert.False(t, pod.HostNetwork || pod.HostPID || pod.HostIPC, "host namespaces")
+	assert.Empty(t, pod.Volumes, "no volumes (the API token is projected by the kubelet)")
+	assert.Equal(t, ptr(true), pod.AutomountServiceAccountToken, "the aggregator reads the API server")
+	sc := pod.SecurityContext
+	require.NotNil(t, sc)
+	assert.Equal(t, ptr(true), sc.RunAsNonRoot)
+	assert.Equal(t, ptr(int64(65532)), sc.RunAsUser)
+	require.NotNil(t, sc.SeccompProfile)
+	assert.Equal(t, corev1.SeccompProfileTypeRuntimeDefault, sc.SeccompProfile.Type)
+	require.Len(t, pod.Containers, 1)
+	require.Empty(t, pod.InitContainers)
+	c := pod.Containers[0]
+	assert.Equal(t, ds.Spec.Template.Spec.Containers[0].Image, c.Image, "the agent's image")
+	assert.Empty(t, c.VolumeMounts)
+	checkContainerSecurity(t, c, 65532, true)
+	checkResources(t, c)
+	// BenchmarkAggregator1000Nodes: a 45 MiB heap with ~10 s of history, and
+	// ~55 MiB more for a full 2m window at 1000 nodes x 8 GPUs.
+	assert.GreaterOrEqual(t, c.Resources.Limits.Memory().Cmp(resource.MustParse("200Mi")), 0,
+		"memory limit below the 1000-node benchmark's needs (docs/deploy.md)")
+
+	args := checkAggregatorArgs(t, c, flags)
+	listen := port(t, args["listen"])
+	assert.Equal(t, []corev1.ContainerPort{{Name: "grpc", ContainerPort: int32(listen), Protocol: corev1.ProtocolTCP}}, c.Ports)
+	checkAggregatorProbes(t, c, listen)
+
+	peers := named[*corev1.Service](t, objs, ds.Namespace, ds.Name+"-peers")
+	assert.Equal(t, peers.Name+"."+peers.Namespace+".svc", args["agents-service"], "--agents-service: the peers Service")
+	assert.Equal(t, agent.nodeAPI, port(t, ":"+args["agents-port"]), "--agents-port = the agents' --node-api-listen")
+	assert.Contains(t, servicePortNames(peers), args["agents-port-name"], "--agents-port-name names a port of the peers Service (SRV lookups)")
+
+	svc := named[*corev1.Service](t, objs, d.Namespace, d.Name)
+	assert.Equal(t, corev1.ServiceTypeClusterIP, svc.Spec.Type)
+	assert.NotEqual(t, corev1.ClusterIPNone, svc.Spec.ClusterIP)
+	assert.True(t, labels.SelectorFromSet(svc.Spec.Selector).Matches(pods), "the Service selects the aggregator")
+	assert.False(t, labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(ds.Spec.Template.Labels)), "and not the agents")
+	require.Len(t, svc.Spec.Ports, 1)
+	assert.Equal(t, "grpc", svc.Spec.Ports[0].Name)
+	assert.Equal(t, int32(listen), svc.Spec.Ports[0].Port, "KEDA's scalerAddress port = aggregate --listen")
+	assert.Equal(t, listen, resolvePort(t, c, svc.Spec.Ports[0].TargetPort))
+	assert.Equal(t, ptr("grpc"), svc.Spec.Ports[0].AppProtocol)
+
+	sa := named[*corev1.ServiceAccount](t, objs, d.Namespace, pod.ServiceAccountName)
+	assert.NotEqual(t, ds.Spec.Template.Spec.ServiceAccountName, sa.Name, "the agents keep their tokenless account")
+	assert.Len(t, all[*corev1.ServiceAccount](objs), 2)
+	checkRBAC(t, objs, sa, args["namespace"])
+	checkAggregatorNetworkPolicy(t, objs, d, ds, agent)
+}
+
+// checkAggregatorArgs checks that the container runs `aggregate` with
+// --flag=value arguments that `aggregate --help` lists, and returns every
+// flag's value (the binary's default where no argument sets it).
+func checkAggregatorArgs(t *testing.T, c corev1.Container, flags helpFlags) map[string]string {
+	assert.Empty(t, c.Command, "the image's ENTRYPOINT runs the binary")
+	require.NotEmpty(t, c.Args)
+	require.Equal(t, "aggregate", c.Args[0])
+	values := map[string]string{}
+	for k, v := range flags {
+		values[k] = v
+	}
+	seen := map[string]bool{}
+	for _, a := range c.Args[1:] {
+		name, val, ok := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+		require.True(t, strings.HasPrefix(a, "--") && ok, "argument %q: want --flag=value", a)
+		require.Contains(t, flags, name, "argument %q: aggregate --help has no --%s", a, name)
+		require.False(t, seen[name], "argument %q: --%s given twice", a, name)
+		seen[name] = true
+		values[name] = val
+	}
+	assert.Empty(t, values["agents"], "--agents: discovery through the peers Service, not a fixed list")
+	assert.Empty(t, values["kubeconfig"], "--kubeconfig: the pod's service account")
+	return values
+}
+
+// checkAggregatorProbes: native gRPC health on the aggregator's port, which
+// has no HTTP listener: "liveness" always SERVING, "readiness" once the
+// Kubernetes cache has synced.
+func checkAggregatorProbes(t *testing.T, c corev1.Container, listen int) {
+	assert.Nil(t, c.StartupProbe)
+	for _, p := range []struct {
+		probe   *corev1.Probe
+		service string
+	}{{c.LivenessProbe, "liveness"}, {c.ReadinessProbe, "readiness"}} {
+		require.NotNil(t, p.probe, p.service)
+		require.NotNil(t, p.probe.GRPC, "%s: gRPC probe", p.service)
+		assert.Nil(t, p.probe.Exec, "exec probe: the image has no shell")
+		assert.Nil(t, p.probe.HTTPGet, "aggregate has no HTTP listener")
+		assert.Nil(t, p.probe.TCPSocket)
+		assert.Equal(t, int32(listen), p.probe.GRPC.Port)
+		assert.Equal(t, ptr(p.service), p.probe.GRPC.Service)
+	}
+}
+
+func servicePortNames(s *corev1.Service) []string {
+	var names []string
+	for _, p := range s.Spec.Ports {
+		names = append(names, p.Name)
+	}
+	return names
+}
+
+// checkNoAggregator: without aggregator.enabled nothing of the aggregator
+// is rendered.
+func checkNoAggregator(t *testing.T, objs objects) {
+	assert.Empty(t, all[*appsv1.Deployment](objs))
+	assert.Empty(t, all[*rbacv1.ClusterRole](objs))
+	assert.Empty(t, all[*rbacv1.ClusterRoleBinding](objs))
+	assert.Empty(t, all[*rbacv1.Role](objs))
+	assert.Empty(t, all[*rbacv1.RoleBinding](objs))
+	assert.Len(t, all[*corev1.ServiceAccount](objs), 1)
+	assert.Len(t, all[*corev1.Service](objs), 2)
+}
+
+// TestAggregatorWatchNamespace: with aggregator.watchNamespace the chart
+// passes --namespace and grants a Role in that namespace instead of a
+// ClusterRole; replicas and --allow-cross-namespace come through.
+func TestAggregatorWatchNamespace(t *testing.T) {
+	t.Parallel()
+	flags := binaryFlags(t)
+	objs := decodeAll(t, mustRenderHelm(t, map[string]any{"aggregator": map[string]any{
+		"watchNamespace": "inference", "allowCrossNamespace": true, "replicas": 2,
+	}}, "values-cluster.yaml"))
+	ds := only[*appsv1.DaemonSet](t, objs)
+	ports := checkArgs(t, ds, flags.serve, false, true)
+	checkAggregator(t, objs, ds, ports, flags.aggregate)
+	d := only[*appsv1.Deployment](t, objs)
+	assert.Equal(t, ptr(int32(2)), d.Spec.Replicas)
+	args := d.Spec.Template.Spec.Containers[0].Args
+	assert.Contains(t, args, "--namespace=inference")
+	assert.Contains(t, args, "--allow-cross-namespace=true")
+}
