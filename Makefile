@@ -19,10 +19,15 @@ cross:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -o /dev/null ./...
 
 # The whole suite: the binding through the fake libnvidia-ml (needs a C compiler),
-# the scaler on replayed recordings, and KEDA's real client in test/keda.
+# the scaler on replayed recordings (make demo included, TestDemo), a short soak,
+# KEDA's real client (test/keda), the manifests against Kubernetes' and KEDA's
+# types (test/deploy) and the image recipe in a glibc-only root (image-test).
 test: vet cross
 	$(GO) test -race -count=1 ./...
+	$(MAKE) soak-short
 	$(MAKE) test-keda
+	$(MAKE) test-deploy
+	$(MAKE) image-test
 
 test-keda:
 	@if [ -f test/keda/go.mod ]; then cd test/keda && $(GO) test -race -count=1 ./...; fi
@@ -39,8 +44,24 @@ lint: vet
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./nvml/... ./scaler/...
 
+# Each fuzz target for FUZZTIME (one at a time: -fuzz takes one target per
+# package). `make test` runs their seed corpora (testdata/fuzz) as plain tests.
+FUZZTIME ?= 60s
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 60s ./recording
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./recording
+	$(GO) test -run '^$$' -fuzz '^FuzzQuoteNonFinite$$' -fuzztime $(FUZZTIME) ./recording
+	$(GO) test -run '^$$' -fuzz '^FuzzParseTrigger$$' -fuzztime $(FUZZTIME) ./scaler
+
+# The soak (scaler/soak_test.go): sampling at 100 Hz on a replay while 200
+# clients connect, call GetMetrics or hold StreamIsActive, and leave; goroutines,
+# fds and heap must stay flat, under -race. soak-short is CI's bounded version.
+.PHONY: soak soak-short
+SOAK ?= 5m
+soak:
+	$(GO) test -race -count=1 -timeout 60m -run '^TestSoak$$' -v ./scaler/ -args -soak=$(SOAK)
+
+soak-short:
+	$(GO) test -race -count=1 -timeout 5m -run '^TestSoak$$' ./scaler/ -args -soak=12s
 
 cover:
 	$(GO) test -race -count=1 -coverprofile=coverage.out ./...
@@ -84,3 +105,13 @@ image-test:
 # its cold build cost is in docs/deploy.md).
 test-deploy:
 	cd test/deploy && $(GO) test -race -count=1 ./...
+
+# Regenerates proto/nodev1 (needs protoc: apt-get install protobuf-compiler).
+PROTOC_GEN_GO      ?= v1.36.12
+PROTOC_GEN_GO_GRPC ?= v1.6.2
+.PHONY: proto
+proto:
+	$(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO)
+	$(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC)
+	PATH="$$($(GO) env GOPATH)/bin:$$PATH" protoc -I proto --go_out=proto --go_opt=paths=source_relative \
+		--go-grpc_out=proto --go-grpc_opt=paths=source_relative proto/nodev1/node.proto

@@ -91,18 +91,21 @@ func absent(err error) Value {
 }
 
 // readingLost reports whether any field of r says the GPU is lost.
-func readingLost(r *Reading) bool {
+func readingLost(r *Reading) bool { return readingErr(r, ClassGPULost) != nil }
+
+// readingErr returns the first error of class c among r's fields, or nil.
+func readingErr(r *Reading, c ErrorClass) error {
 	errs := [...]error{r.Utilization.Err, r.Memory.Err, r.PowerMilliwatts.Err,
 		r.PowerLimitMilliwatts.Err, r.TemperatureCelsius.Err, r.SMClockMHz.Err, r.Processes.Err}
 	for _, err := range errs {
-		if Classify(err) == ClassGPULost {
-			return true
+		if Classify(err) == c {
+			return err
 		}
 	}
 	for _, f := range r.GPM {
-		if Classify(f.Err) == ClassGPULost {
-			return true
+		if Classify(f.Err) == c {
+			return f.Err
 		}
 	}
-	return false
+	return nil
 }

@@ -129,7 +129,8 @@ func TestClassify(t *testing.T) {
 	assert.Equal(t, ClassGPULost, Classify(fmt.Errorf("a: %w", ErrGPULost)))
 	assert.Equal(t, ClassGPULost, Classify(errors.Join(ErrNotSupported, ErrGPULost)))
 	assert.Equal(t, ClassTransient, Classify(errTransient))
-	for c := ClassNone; c <= ClassTransient; c++ {
+	assert.Equal(t, ClassReinit, Classify(errors.Join(ErrGPULost, fmt.Errorf("a: %w", ErrReinit))))
+	for c := ClassNone; c <= ClassReinit; c++ {
 		assert.NotEqual(t, "unknown", c.String())
 	}
 }

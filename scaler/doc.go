@@ -20,4 +20,13 @@
 // serving. When the newest snapshot is older than three sweep intervals (a hung
 // driver call, a dead sampler) every metric request fails with gRPC Unavailable,
 // so KEDA applies the ScaledObject's fallback instead of scaling on old numbers.
+// A Source error that matches [ErrReinit] (the driver upgraded under the
+// process) drops every device until the Source lists them again: requests fail
+// with Unavailable "not ready" meanwhile, and the Sampler retries with backoff.
+//
+// # Limits
+//
+// [Server.Serve] bounds request size, trigger metadata ([MaxMetadataEntries],
+// [MaxMetadataBytes]) and every unary call's duration, and enforces a
+// keepalive policy; see [Server.ServerOptions].
 package scaler

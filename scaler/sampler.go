@@ -45,6 +45,14 @@ type SamplerConfig struct {
 	// SweepTimeout bounds one sweep: 0 means Interval; it must not exceed
 	// StaleIntervals × Interval. A sweep that overruns it is discarded.
 	SweepTimeout time.Duration
+	// RetryBackoff is the first wait between attempts to list devices while
+	// the Source is not ready; each failed attempt doubles it, up to 30 s (or
+	// RetryBackoff itself, if larger). 0 means 1 s.
+	RetryBackoff time.Duration
+	// OnSweep, when set, is called after every sweep — published, failed or
+	// abandoned — with its duration and error, from the goroutine that swept
+	// (Run's, or Sweep's caller). It must not block. Metrics use it.
+	OnSweep func(d time.Duration, err error)
 	// Logger receives discovery, health changes and failed sweeps; nil discards.
 	Logger *slog.Logger
 	// Now is the clock for snapshot times and staleness; nil means time.Now.
@@ -63,6 +71,10 @@ type Sampler struct {
 	timeout  time.Duration
 	log      *slog.Logger
 	now      func() time.Time
+	onSweep  func(time.Duration, error)
+	// minBackoff and maxBackoff bound the wait between attempts to list
+	// devices while not ready.
+	minBackoff, maxBackoff time.Duration
 
 	// own is held by whoever is reading the Source: Run for its whole life, or
 	// one Sweep call. The request path never touches it.
@@ -73,21 +85,42 @@ type Sampler struct {
 	closeErr  error
 	closed    atomic.Bool
 
-	hist     *history
-	updated  atomic.Pointer[chan struct{}]
+	hist    *history
+	updated atomic.Pointer[chan struct{}]
+	// notReady is why the Sampler has no device list, from a failed Devices
+	// or a Read that asked for re-initialisation until the next publish; nil
+	// while ready.
 	notReady atomic.Pointer[error]
+
+	// sweepStart is the start of the sweep in progress (Unix ns, Sampler
+	// clock), 0 between sweeps; reading is the device being read. Run's
+	// watchdog reads them to report a call that never returns.
+	sweepStart atomic.Int64
+	reading    atomic.Pointer[Device]
 }
 
 // NewSampler checks cfg and returns a Sampler that has not swept yet.
 func NewSampler(cfg SamplerConfig) (*Sampler, error) {
+	return newSampler(cfg, MinInterval)
+}
+
+// newSampler is NewSampler with another minimum interval, for soak tests that
+// sample faster than a node should (export_test.go).
+func newSampler(cfg SamplerConfig, minInterval time.Duration) (*Sampler, error) {
 	if cfg.Source == nil {
 		return nil, errors.New("sampler: no source")
 	}
 	if cfg.Interval == 0 {
 		cfg.Interval = DefaultInterval
 	}
-	if cfg.Interval < MinInterval {
-		return nil, fmt.Errorf("sampler: interval %v is below the minimum %v", cfg.Interval, MinInterval)
+	if cfg.Interval < minInterval {
+		return nil, fmt.Errorf("sampler: interval %v is below the minimum %v", cfg.Interval, minInterval)
+	}
+	if cfg.RetryBackoff < 0 {
+		return nil, fmt.Errorf("sampler: retry backoff %v is negative", cfg.RetryBackoff)
+	}
+	if cfg.RetryBackoff == 0 {
+		cfg.RetryBackoff = minNotReadyBackoff
 	}
 	if cfg.SweepTimeout == 0 {
 		cfg.SweepTimeout = cfg.Interval
@@ -102,13 +135,16 @@ func NewSampler(cfg SamplerConfig) (*Sampler, error) {
 		cfg.Now = time.Now
 	}
 	s := &Sampler{
-		src:      cfg.Source,
-		node:     cfg.Node,
-		interval: cfg.Interval,
-		timeout:  cfg.SweepTimeout,
-		log:      cfg.Logger,
-		now:      cfg.Now,
-		hist:     newHistory(int(MaxWindow/cfg.Interval) + 2),
+		src:        cfg.Source,
+		node:       cfg.Node,
+		interval:   cfg.Interval,
+		timeout:    cfg.SweepTimeout,
+		log:        cfg.Logger,
+		now:        cfg.Now,
+		onSweep:    cfg.OnSweep,
+		minBackoff: cfg.RetryBackoff,
+		maxBackoff: max(cfg.RetryBackoff, maxNotReadyBackoff),
+		hist:       newHistory(int(MaxWindow/cfg.Interval) + 2),
 	}
 	ch := make(chan struct{})
 	s.updated.Store(&ch)
@@ -127,14 +163,15 @@ func (s *Sampler) Latest() *Snapshot { return s.hist.latest.Load() }
 func (s *Sampler) Updated() <-chan struct{} { return *s.updated.Load() }
 
 // Current returns the newest snapshot if it is fresh: an error matching
-// ErrNotReady before the first sweep, or ErrStale when the newest snapshot
-// started more than StaleIntervals × Interval ago.
+// ErrNotReady before the first sweep and while the Source is being
+// re-initialised (wrapping the Source's error), or ErrStale when the newest
+// snapshot started more than StaleIntervals × Interval ago.
 func (s *Sampler) Current() (*Snapshot, error) {
+	if p := s.notReady.Load(); p != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNotReady, *p)
+	}
 	snap := s.hist.latest.Load()
 	if snap == nil {
-		if p := s.notReady.Load(); p != nil {
-			return nil, fmt.Errorf("%w: %w", ErrNotReady, *p)
-		}
 		return nil, fmt.Errorf("%w: no sweep has completed yet", ErrNotReady)
 	}
 	if age := s.now().Sub(snap.Start); age > StaleIntervals*s.interval {
@@ -170,6 +207,7 @@ func (s *Sampler) Close() error {
 
 func (s *Sampler) publish(snap *Snapshot) {
 	s.hist.publish(snap)
+	s.notReady.Store(nil)
 	ch := make(chan struct{})
 	close(*s.updated.Swap(&ch))
 }

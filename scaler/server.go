@@ -14,6 +14,7 @@ import (
 	pb "github.com/kedacore/keda/v2/pkg/scalers/externalscaler"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
 )
 
 // DefaultShutdownTimeout is how long Serve waits for in-flight calls after its
@@ -26,10 +27,21 @@ type ServerConfig struct {
 	Sampler *Sampler
 	// Logger receives lifecycle events; nil discards. The request path does not log.
 	Logger *slog.Logger
-	// GRPCOptions are passed to grpc.NewServer in Serve (TLS credentials, limits).
+	// GRPCOptions are passed to grpc.NewServer in Serve after
+	// [Server.ServerOptions] (TLS credentials, interceptors for metrics).
 	GRPCOptions []grpc.ServerOption
-	// ShutdownTimeout bounds the graceful stop; 0 means DefaultShutdownTimeout.
+	// ShutdownTimeout bounds the graceful stop, and then the wait for the
+	// Sampler to close the Source; 0 means DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
+	// RPCTimeout is the server-side deadline of every unary call; 0 means
+	// DefaultRPCTimeout.
+	RPCTimeout time.Duration
+	// MaxRecvMsgSize is the largest request accepted, in bytes; 0 means
+	// DefaultMaxRecvMsgSize.
+	MaxRecvMsgSize int
+	// Reflection registers the gRPC reflection service in Serve (for grpcurl).
+	// Off by default: it describes the API to any caller.
+	Reflection bool
 }
 
 // Server answers KEDA's ExternalScaler RPCs (and gRPC health checks) from the
@@ -43,6 +55,10 @@ type Server struct {
 	log      *slog.Logger
 	opts     []grpc.ServerOption
 	shutdown time.Duration
+	// rpcTimeout and maxRecv are the limits of ServerOptions.
+	rpcTimeout time.Duration
+	maxRecv    int
+	reflection bool
 
 	// stopping is closed when Serve's context ends, so that open streams
 	// return and GracefulStop does not wait on them forever.
@@ -66,12 +82,21 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = DefaultShutdownTimeout
 	}
+	if cfg.RPCTimeout <= 0 {
+		cfg.RPCTimeout = DefaultRPCTimeout
+	}
+	if cfg.MaxRecvMsgSize <= 0 {
+		cfg.MaxRecvMsgSize = DefaultMaxRecvMsgSize
+	}
 	return &Server{
-		sampler:  cfg.Sampler,
-		log:      cfg.Logger,
-		opts:     cfg.GRPCOptions,
-		shutdown: cfg.ShutdownTimeout,
-		stopping: make(chan struct{}),
+		sampler:    cfg.Sampler,
+		log:        cfg.Logger,
+		opts:       cfg.GRPCOptions,
+		shutdown:   cfg.ShutdownTimeout,
+		rpcTimeout: cfg.RPCTimeout,
+		maxRecv:    cfg.MaxRecvMsgSize,
+		reflection: cfg.Reflection,
+		stopping:   make(chan struct{}),
 	}, nil
 }
 
@@ -84,36 +109,58 @@ func (s *Server) Register(gs grpc.ServiceRegistrar) {
 
 // Serve runs the Sampler and serves gRPC on lis until ctx ends. Then it ends
 // open StreamIsActive streams, stops accepting calls, waits up to
-// ShutdownTimeout for in-flight ones (GracefulStop, then Stop), waits for the
-// Sampler to close the Source, and returns nil. A listener failure is returned
-// as an error. Serve can be called once: the Sampler closes its Source when it
-// stops.
+// ShutdownTimeout for in-flight ones (GracefulStop, then Stop), waits up to
+// ShutdownTimeout more for the Sampler to close the Source (shutting NVML
+// down), and returns nil. If a Source call is blocked (a hung driver), Serve
+// logs it and returns without waiting further: the Sampler's goroutine is left
+// behind, stuck in the call, and the Source is not closed. A listener failure
+// is returned as an error. Serve can be called once: the Sampler closes its
+// Source when it stops.
 func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
-	gs := grpc.NewServer(s.opts...)
+	gs := grpc.NewServer(append(s.ServerOptions(), s.opts...)...)
 	s.Register(gs)
+	if s.reflection {
+		reflection.Register(gs)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	var wg sync.WaitGroup
-	wg.Go(func() {
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
 		if err := s.sampler.Run(ctx); err != nil {
 			s.log.Error("sampler stopped", "err", err)
 		}
-	})
-	wg.Go(func() {
+	}()
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
 		<-ctx.Done()
 		s.stop()
 		s.gracefulStop(gs)
-	})
+	}()
 	s.log.Info("serving", "addr", lis.Addr().String(), "interval", s.sampler.Interval())
 	err := gs.Serve(lis)
 	cancel()
-	wg.Wait()
+	<-stopped
+	s.waitSampler(sampled)
 	s.log.Info("stopped")
 	if err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 		return fmt.Errorf("serve %s: %w", lis.Addr(), err)
 	}
 	return nil
+}
+
+// waitSampler waits up to ShutdownTimeout for the Sampler's goroutine to end.
+func (s *Server) waitSampler(done <-chan struct{}) {
+	t := time.NewTimer(s.shutdown)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		s.log.Error("sampler did not stop: a source call is blocked; leaving without closing the source (NVML not shut down)",
+			"waited", s.shutdown)
+	}
 }
 
 func (s *Server) stop() { s.stopOnce.Do(func() { close(s.stopping) }) }

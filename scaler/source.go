@@ -14,15 +14,19 @@ import "context"
 type Source interface {
 	// Devices returns the devices to sweep: full GPUs in NVML index order, each
 	// followed by its MIG devices. The Sampler calls it until it succeeds (an
-	// error means "not ready": no driver, no permission) and never again after
-	// that, so the list and the positions in it are fixed for the Source's life.
+	// error means "not ready": no driver, no permission), and again only after
+	// a Read failed with an error matching [ErrReinit]: then the Source must
+	// start afresh (for NVML: shut down, unload, load and initialise again),
+	// and the new list replaces the old one. Positions are fixed between calls.
 	Devices(ctx context.Context) ([]Device, error)
 
 	// Read reads the device at position dev of the slice Devices returned. Each
 	// field of the Reading carries its own error; fields Read leaves zero are
 	// absent. A non-nil error applies to the whole device: one that matches
 	// [ErrGPULost] marks it lost, any other makes all its metrics absent for this
-	// sweep. Read should return soon after ctx ends; if it cannot (a hung driver
+	// sweep; one that matches [ErrReinit] (in the error or in any field) makes
+	// the Sampler drop every device and call Devices again. Read should return
+	// soon after ctx ends; if it cannot (a hung driver
 	// call), the Sampler's snapshot goes stale and requests fail instead.
 	Read(ctx context.Context, dev int) (Reading, error)
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -18,11 +19,14 @@ const (
 // errBusy is returned by Run and Sweep while another of them owns the Source.
 var errBusy = errors.New("sampler: the source is already being read (Run or Sweep in progress)")
 
-// Run sweeps every Interval until ctx ends, then closes the Source and returns
-// nil. Until the Source lists its devices it retries with a backoff from 1 s to
-// 30 s instead of failing: a node without a driver is "not ready", not a crash
-// loop. A sweep runs in Run's goroutine, so at most one is in flight; if a
-// Source call hangs, Run hangs with it and readers see the snapshot go stale.
+// Run sweeps every Interval until ctx ends, then closes the Source (for NVML:
+// shuts it down and unloads it), logs "source closed" and returns nil. While
+// the Source cannot list its devices — at start, or after a Read asked for
+// re-initialisation ([ErrReinit]) — it retries with a backoff from
+// RetryBackoff (1 s) to 30 s instead of failing: a node without a driver is
+// "not ready", not a crash loop. A sweep runs in Run's goroutine, so at most
+// one is in flight; if a Source call hangs, Run hangs with it, readers see the
+// snapshot go stale, and a watchdog goroutine logs the overrun once.
 func (s *Sampler) Run(ctx context.Context) error {
 	if s.closed.Load() {
 		return errors.New("sampler: closed")
@@ -30,28 +34,72 @@ func (s *Sampler) Run(ctx context.Context) error {
 	if !s.own.TryLock() {
 		return errBusy
 	}
-	defer s.Close() // runs after Unlock
+	defer func() { // after Unlock
+		if err := s.Close(); err != nil {
+			s.log.Warn("source closed with errors", "err", err)
+			return
+		}
+		s.log.Info("source closed")
+	}()
 	defer s.own.Unlock()
+	var wg sync.WaitGroup
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	wg.Go(func() { s.watch(watchCtx) })
+	defer wg.Wait()
+	defer stopWatch()
 
 	tick := time.NewTicker(s.interval)
 	defer tick.Stop()
-	backoff := minNotReadyBackoff
+	backoff := s.minBackoff
 	for {
-		if _, err := s.sweep(ctx); err != nil && ctx.Err() == nil {
-			if errors.Is(err, ErrNotReady) {
-				s.log.Warn("gpus not ready, retrying", "err", err, "retry_in", backoff)
-				if !sleep(ctx, backoff) {
-					return nil
-				}
-				backoff = min(2*backoff, maxNotReadyBackoff)
-				continue
+		_, err := s.sweep(ctx)
+		switch {
+		case err == nil || ctx.Err() != nil:
+			backoff = s.minBackoff
+		case errors.Is(err, ErrNotReady):
+			s.log.Warn("gpus not ready, retrying", "err", err, "retry_in", backoff)
+			if !sleep(ctx, backoff) {
+				return nil
 			}
+			backoff = min(2*backoff, s.maxBackoff)
+			tick.Reset(s.interval)
+			continue
+		default:
 			s.log.Warn("sweep failed", "err", err)
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
+		}
+	}
+}
+
+// watch logs, once per sweep, a sweep that has overrun its deadline: the
+// goroutine reading the Source is then stuck inside a call, so only another
+// goroutine can tell. It returns when ctx ends.
+func (s *Sampler) watch(ctx context.Context) {
+	t := time.NewTicker(s.interval)
+	defer t.Stop()
+	var warned int64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		start := s.sweepStart.Load()
+		if start == 0 || start == warned {
+			continue
+		}
+		if age := s.now().Sub(time.Unix(0, start)); age > s.timeout {
+			warned = start
+			args := []any{"running_for", age.Round(time.Millisecond), "deadline", s.timeout}
+			if d := s.reading.Load(); d != nil {
+				args = append(args, "uuid", d.UUID)
+			}
+			s.log.Error("sweep overran its deadline: a source call has not returned; "+
+				"requests fail with Unavailable once the data is stale", args...)
 		}
 	}
 }
@@ -69,43 +117,85 @@ func (s *Sampler) Sweep(ctx context.Context) (*Snapshot, error) {
 	return s.sweep(ctx)
 }
 
-// sweep reads every device under the sweep deadline and publishes the result.
-// The caller holds s.own. A sweep that overruns its deadline, or whose ctx
-// ends, publishes nothing.
-func (s *Sampler) sweep(ctx context.Context) (*Snapshot, error) {
+// sweep reads every device under the sweep deadline and publishes the result,
+// listing the devices first when it has none. The caller holds s.own. A sweep
+// that overruns its deadline, or whose ctx ends, publishes nothing; one in
+// which a Read asks for re-initialisation drops the device list and returns an
+// error matching ErrNotReady.
+func (s *Sampler) sweep(ctx context.Context) (snap *Snapshot, err error) {
 	start := s.now()
+	s.sweepStart.Store(start.UnixNano())
+	defer func() {
+		s.sweepStart.Store(0)
+		s.reading.Store(nil)
+		if s.onSweep != nil {
+			s.onSweep(s.now().Sub(start), err)
+		}
+	}()
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	if s.devices == nil {
-		devs, err := s.src.Devices(ctx)
-		if err != nil {
-			s.notReady.Store(&err)
-			return nil, fmt.Errorf("%w: list devices: %w", ErrNotReady, err)
-		}
-		s.devices = append(make([]Device, 0, len(devs)), devs...)
-		s.notReady.Store(nil)
-		for _, d := range devs {
-			s.log.Info("gpu found", "index", d.Index, "uuid", d.UUID, "model", d.Model, "mig_parent", d.MIGParentUUID)
+		if err := s.discover(ctx); err != nil {
+			return nil, err
 		}
 	}
 	gpus := make([]GPU, len(s.devices))
-	for i, d := range s.devices {
+	for i := range s.devices {
+		d := &s.devices[i]
+		s.reading.Store(d)
 		r, err := s.src.Read(ctx, i)
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("sweep abandoned at device %d of %d after %v: %w",
 				i+1, len(s.devices), s.now().Sub(start).Round(time.Millisecond), context.Cause(ctx))
 		}
-		gpus[i] = gpuFrom(d, &r, err)
+		if rerr := reinitErr(err, &r); rerr != nil {
+			return nil, s.drop(d, rerr)
+		}
+		gpus[i] = gpuFrom(*d, &r, err)
 	}
 	var seq uint64 = 1
 	if s.prev != nil {
 		seq = s.prev.Seq + 1
 	}
-	snap := &Snapshot{Seq: seq, Node: s.node, Start: start, Duration: s.now().Sub(start), GPUs: gpus}
+	snap = &Snapshot{Seq: seq, Node: s.node, Start: start, Duration: s.now().Sub(start), GPUs: gpus}
 	s.logChanges(s.prev, snap)
 	s.prev = snap
 	s.publish(snap)
 	return snap, nil
+}
+
+// discover lists the devices. The caller holds s.own.
+func (s *Sampler) discover(ctx context.Context) error {
+	devs, err := s.src.Devices(ctx)
+	if err != nil {
+		s.notReady.Store(&err)
+		return fmt.Errorf("%w: list devices: %w", ErrNotReady, err)
+	}
+	s.devices = append(make([]Device, 0, len(devs)), devs...)
+	for _, d := range devs {
+		s.log.Info("gpu found", "index", d.Index, "uuid", d.UUID, "model", d.Model, "mig_parent", d.MIGParentUUID)
+	}
+	return nil
+}
+
+// drop forgets the device list after a Read on d failed with err, which asks
+// for the Source to be re-initialised; readers see "not ready" until a sweep
+// on a new list publishes. The caller holds s.own.
+func (s *Sampler) drop(d *Device, err error) error {
+	err = fmt.Errorf("gpu %s: %w", d.UUID, err)
+	s.devices = nil
+	s.notReady.Store(&err)
+	s.log.Error("nvml must be re-initialised: dropping every gpu until it lists them again", "uuid", d.UUID, "err", err)
+	return fmt.Errorf("%w: %w", ErrNotReady, err)
+}
+
+// reinitErr returns Read's error, or else the first error among r's fields,
+// that asks for the Source to be re-initialised; nil when none does.
+func reinitErr(err error, r *Reading) error {
+	if Classify(err) == ClassReinit {
+		return err
+	}
+	return readingErr(r, ClassReinit)
 }
 
 // gpuFrom builds one device's entry from its Reading and Read's error.
@@ -130,7 +220,7 @@ func (s *Sampler) logChanges(prev, cur *Snapshot) {
 	for i := range cur.GPUs {
 		g := &cur.GPUs[i]
 		var was *GPU
-		if prev != nil {
+		if prev != nil && len(prev.GPUs) == len(cur.GPUs) && prev.GPUs[i].UUID == g.UUID {
 			was = &prev.GPUs[i]
 		}
 		if was == nil || was.Health != g.Health {

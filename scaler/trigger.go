@@ -85,9 +85,13 @@ const maxQuotedValue = 64
 // ParseTrigger parses an external trigger's scalerMetadata. Every key must be
 // one this scaler reads (optionally with KEDA's FromEnv suffix) or one KEDA
 // reads itself; values are trimmed of surrounding spaces, and an empty value
-// for an optional key means its default. Errors are *MetadataError. It never
-// panics and allocates nothing on success.
+// for an optional key means its default. Metadata over MaxMetadataEntries
+// entries or MaxMetadataBytes bytes is rejected before it is parsed. Errors are
+// *MetadataError. It never panics and allocates nothing on success.
 func ParseTrigger(md map[string]string) (Trigger, error) {
+	if err := checkMetadataSize(md); err != nil {
+		return Trigger{}, err
+	}
 	var t Trigger
 	var seen [len(triggerKeys)]bool
 	for rawKey, raw := range md {

@@ -22,9 +22,14 @@ const httpShutdownTimeout = 5 * time.Second
 //   - /healthz: 200 while the process answers (the liveness probe; a node
 //     without a driver is not ready, but restarting it would not help).
 //   - /readyz: 200 while the sampler has a fresh snapshot, else 503 with the
-//     reason (no sweep yet, NVML not loaded, stale data).
-func healthMux(s *scaler.Sampler, now func() time.Time) *http.ServeMux {
+//     reason (no sweep yet, NVML not loaded or being re-initialised, stale
+//     data).
+//   - /metrics: the Prometheus registry (package internal/metrics).
+//
+// They mean what gRPC health's "liveness" and "readiness" mean.
+func healthMux(s *scaler.Sampler, now func() time.Time, metrics http.Handler) *http.ServeMux {
 	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")

@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/nvml-scaler/nvml-scaler/internal/metrics"
 	"github.com/nvml-scaler/nvml-scaler/scaler"
 )
 
@@ -18,8 +20,12 @@ type serveFlags struct {
 	listen, httpListen string
 	interval           time.Duration
 	nodeName           string
+	perGPUMetrics      bool
+	reflection         bool
 	log                logFlags
 	source             sourceFlags
+	tls                serveTLSFlags
+	nodeAPI            nodeAPIFlags
 }
 
 func newServeCmd(d *deps) *cobra.Command {
@@ -29,13 +35,21 @@ func newServeCmd(d *deps) *cobra.Command {
 		Short: "Serve KEDA's external scaler API on this node's GPUs (the DaemonSet's process)",
 		Long: `serve sweeps every GPU through NVML each --interval and answers KEDA's
 ExternalScaler gRPC calls (GetMetricSpec, GetMetrics, IsActive, StreamIsActive)
-from the newest sweep, plus gRPC health checks. HTTP on --http-listen serves
-/healthz (the process is up) and /readyz (200 only while the data is fresh,
-503 with the reason otherwise).
+from the newest sweep, plus gRPC health checks ("liveness", "readiness").
+HTTP on --http-listen serves /healthz (the process is up: gRPC liveness),
+/readyz (200 only while the data is fresh, 503 with the reason otherwise:
+gRPC readiness) and /metrics (Prometheus; nvml_scaler_* series).
 
-Without a GPU, --replay runs it on a recording. SIGTERM or SIGINT drain open
-calls and exit 0.`,
+gRPC is plaintext unless --tls-cert and --tls-key are given (a warning is
+logged); --tls-client-ca requires client certificates (mutual TLS). The files
+are re-read every --tls-reload-interval, so a renewed certificate is used for
+new connections without restarting or dropping open ones.
+
+Without a GPU, --replay runs it on a recording. SIGTERM or SIGINT stop
+accepting calls, finish the ones in flight, end open streams, shut NVML down
+and exit 0.`,
 		Example: `  nvml-scaler serve
+  nvml-scaler serve --tls-cert /tls/tls.crt --tls-key /tls/tls.key --tls-client-ca /tls/ca.crt
   nvml-scaler serve --replay testdata/recordings/h200-inference-ramp.json --log-format text`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -47,11 +61,15 @@ calls and exit 0.`,
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&f.listen, "listen", ":6000", "gRPC address (host:port) KEDA connects to")
-	fs.StringVar(&f.httpListen, "http-listen", ":8080", "HTTP address (host:port) for /healthz and /readyz")
+	fs.StringVar(&f.httpListen, "http-listen", ":8080", "HTTP address (host:port) for /healthz, /readyz and /metrics")
 	newDuration(fs, &f.interval, "interval", scaler.DefaultInterval, "time between sweeps of every GPU, at least 100ms")
 	fs.StringVar(&f.nodeName, "node-name", "", "node name reported in snapshots (default: $NODE_NAME, else the host name)")
+	fs.BoolVar(&f.perGPUMetrics, "per-gpu-metrics", false, "also export each GPU's catalogue metrics on /metrics (nvml_scaler_gpu_*{uuid,index,model})")
+	fs.BoolVar(&f.reflection, "grpc-reflection", false, "register the gRPC reflection service (for grpcurl); it describes the API to any caller")
 	f.log.register(fs)
 	f.source.register(fs)
+	f.tls.register(fs)
+	f.nodeAPI.register(fs)
 	return cmd
 }
 
@@ -63,6 +81,12 @@ func (f *serveFlags) validate(cmd *cobra.Command) error {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			return usageErrorf("--%s %q: want host:port, e.g. :6000 or 127.0.0.1:0", name, addr)
 		}
+	}
+	if err := f.tls.validate(); err != nil {
+		return err
+	}
+	if err := f.nodeAPI.validate(); err != nil {
+		return err
 	}
 	return f.source.validate(cmd.Flags())
 }
@@ -85,15 +109,24 @@ func nodeName(d *deps, flag string) string {
 func runServe(ctx context.Context, d *deps, f *serveFlags) error {
 	log := f.log.logger(d.stderr)
 	node := nodeName(d, f.nodeName)
+	tlsr, err := f.tls.reloader(log)
+	if err != nil {
+		return err
+	}
+	m := metrics.New(metrics.Options{PerGPU: f.perGPUMetrics, Now: d.now})
+	f.source.onNVMLError = m.NVMLError
 	src, desc, err := f.source.open(d, log)
 	if err != nil {
 		return err
 	}
-	sampler, err := scaler.NewSampler(scaler.SamplerConfig{Source: src, Node: node, Interval: f.interval, Logger: log, Now: d.now})
+	sampler, err := scaler.NewSampler(scaler.SamplerConfig{Source: src, Node: node, Interval: f.interval,
+		Logger: log, Now: d.now, OnSweep: m.ObserveSweep})
 	if err != nil {
 		return errors.Join(err, src.Close())
 	}
-	srv, err := scaler.NewServer(scaler.ServerConfig{Sampler: sampler, Logger: log})
+	m.WatchSampler(sampler)
+	srv, err := scaler.NewServer(scaler.ServerConfig{Sampler: sampler, Logger: log,
+		GRPCOptions: append(grpcCreds(tlsr), m.ServerOptions()...), Reflection: f.reflection})
 	if err != nil {
 		return errors.Join(err, sampler.Close())
 	}
@@ -101,19 +134,38 @@ func runServe(ctx context.Context, d *deps, f *serveFlags) error {
 	if err != nil {
 		return errors.Join(err, sampler.Close())
 	}
+	napi, err := f.nodeAPI.open(ctx, sampler, log, d.now)
+	if err != nil {
+		return errors.Join(err, glis.Close(), hlis.Close(), sampler.Close())
+	}
 	log.Info("nvml-scaler starting", "version", buildInfo(d).Version,
 		"grpc", glis.Addr().String(), "http", hlis.Addr().String(),
-		"source", desc, "node", node, "interval", f.interval)
+		"source", desc, "node", node, "interval", f.interval, "tls", tlsMode(f.tls))
+	if tlsr == nil {
+		log.Warn(plaintextWarning)
+	}
 	if d.onListen != nil {
 		d.onListen(glis.Addr().String(), hlis.Addr().String())
 	}
 
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	done := make(chan error, 3)
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
+	if tlsr != nil {
+		wg.Go(func() { tlsr.Run(ctx) })
+	}
+	done := make(chan error, 4)
+	waiting := 3
 	go func() { done <- srv.Serve(ctx, glis) }()
-	go func() { done <- serveHTTP(ctx, hlis, healthMux(sampler, d.now), log) }()
+	if napi != nil {
+		waiting++
+		go func() { done <- napi.run(ctx, grpcCreds(tlsr)...) }()
+	}
+	go func() { done <- serveHTTP(ctx, hlis, healthMux(sampler, d.now, m.Handler()), log) }()
 	go func() {
 		<-ctx.Done()
 		if parent.Err() != nil {
@@ -121,14 +173,27 @@ func runServe(ctx context.Context, d *deps, f *serveFlags) error {
 		}
 		done <- nil
 	}()
-	first := <-done // nil only once ctx has ended: a signal
+	errs := []error{<-done} // nil only once ctx has ended: a signal
 	cancel()
-	err = errors.Join(first, <-done, <-done)
+	for range waiting - 1 {
+		errs = append(errs, <-done)
+	}
+	err = errors.Join(errs...)
 	if err != nil {
 		return err
 	}
 	log.Info("nvml-scaler stopped")
 	return nil
+}
+
+func tlsMode(f serveTLSFlags) string {
+	switch {
+	case f.clientCA != "":
+		return "mutual"
+	case f.cert != "":
+		return "server"
+	}
+	return "off"
 }
 
 // listen opens the gRPC and HTTP listeners, so that their addresses (port 0

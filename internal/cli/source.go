@@ -20,6 +20,8 @@ type sourceFlags struct {
 	replay      string
 	replaySpeed float64
 	replayLoop  bool
+	// onNVMLError, when set, receives every failed NVML call (serve's metrics).
+	onNVMLError func(error)
 }
 
 func (f *sourceFlags) register(fs *pflag.FlagSet) {
@@ -64,5 +66,5 @@ func (f *sourceFlags) open(d *deps, log *slog.Logger) (scaler.Source, string, er
 	if f.nvmlLib != "" {
 		desc = "nvml " + f.nvmlLib
 	}
-	return nvmlsource.New(nvmlsource.Options{LibraryPath: f.nvmlLib, Logger: log}), desc, nil
+	return nvmlsource.New(nvmlsource.Options{LibraryPath: f.nvmlLib, Logger: log, OnError: f.onNVMLError}), desc, nil
 }

@@ -11,7 +11,9 @@ import (
 	"github.com/nvml-scaler/nvml-scaler/scaler"
 )
 
-// Read reads the device at position dev. A GPU-lost answer from any call makes
+// Read reads the device at position dev. An answer that asks for
+// re-initialisation (see the package documentation) from any call fails the
+// whole Read with an error matching scaler.ErrReinit; a GPU-lost answer makes
 // the whole device lost; other failures make only that field absent.
 func (s *Source) Read(_ context.Context, dev int) (scaler.Reading, error) {
 	if dev < 0 || dev >= len(s.devs) {
@@ -20,17 +22,24 @@ func (s *Source) Read(_ context.Context, dev int) (scaler.Reading, error) {
 	d := s.devs[dev]
 	var r scaler.Reading
 	u, err := d.Utilization()
-	r.Utilization = field(scaler.Utilization{GPU: u.GPU, Memory: u.Memory}, err)
+	r.Utilization = field(s, scaler.Utilization{GPU: u.GPU, Memory: u.Memory}, err)
 	m, err := d.Memory()
-	r.Memory = field(scaler.Memory{Total: m.Total, Reserved: m.Reserved, Free: m.Free, Used: m.Used}, err)
-	r.PowerMilliwatts = field(d.PowerUsage())
-	r.PowerLimitMilliwatts = field(d.EnforcedPowerLimit())
-	r.TemperatureCelsius = field(d.Temperature())
-	r.SMClockMHz = field(d.SMClock())
+	r.Memory = field(s, scaler.Memory{Total: m.Total, Reserved: m.Reserved, Free: m.Free, Used: m.Used}, err)
+	pw, err := d.PowerUsage()
+	r.PowerMilliwatts = field(s, pw, err)
+	pl, err := d.EnforcedPowerLimit()
+	r.PowerLimitMilliwatts = field(s, pl, err)
+	tc, err := d.Temperature()
+	r.TemperatureCelsius = field(s, tc, err)
+	sm, err := d.SMClock()
+	r.SMClockMHz = field(s, sm, err)
 	r.Processes = s.processes(dev)
 	s.readGPM(dev, &r)
-	if lost := lostError(&r); lost != nil {
-		return scaler.Reading{}, lost
+	if err := firstError(&r, scaler.ErrReinit); err != nil {
+		return scaler.Reading{}, err
+	}
+	if err := firstError(&r, scaler.ErrGPULost); err != nil {
+		return scaler.Reading{}, err
 	}
 	return r, nil
 }
@@ -38,7 +47,7 @@ func (s *Source) Read(_ context.Context, dev int) (scaler.Reading, error) {
 func (s *Source) processes(dev int) scaler.Field[[]scaler.Process] {
 	ps, err := s.devs[dev].ComputeProcesses(s.procBuf[dev])
 	if err != nil {
-		return scaler.Failed[[]scaler.Process](classify(err))
+		return scaler.Failed[[]scaler.Process](s.classify(err))
 	}
 	s.procBuf[dev] = ps
 	out := make([]scaler.Process, len(ps))
@@ -52,49 +61,58 @@ func (s *Source) readGPM(dev int, r *scaler.Reading) {
 	g := s.gpm[dev]
 	if g == nil {
 		for m := range r.GPM {
-			r.GPM[m] = scaler.Failed[float64](classify(nvml.ErrNotSupported))
+			r.GPM[m] = scaler.Failed[float64](classified{nvml.ErrNotSupported})
 		}
 		return
 	}
 	vals, err := g.Sample()
 	if err != nil {
+		err = s.classify(err)
 		for m := range r.GPM {
-			r.GPM[m] = scaler.Failed[float64](classify(err))
+			r.GPM[m] = scaler.Failed[float64](err)
 		}
 		return
 	}
 	for _, v := range vals { // nil on the first sample: fields stay absent
 		if m, ok := scaler.GPMMetricByID(uint32(v.ID)); ok {
-			r.GPM[m] = field(v.Value, v.Err)
+			r.GPM[m] = field(s, v.Value, v.Err)
 		}
 	}
 }
 
-// lostError returns an error matching scaler.ErrGPULost when any field of r
-// failed because the GPU is lost.
-func lostError(r *scaler.Reading) error {
+// firstError returns the first error among r's non-GPM fields that matches
+// target. (A GPM sample names the GPU through the same handle, so the other
+// calls see what it sees.)
+func firstError(r *scaler.Reading, target error) error {
 	for _, err := range []error{r.Utilization.Err, r.Memory.Err, r.PowerMilliwatts.Err,
-		r.TemperatureCelsius.Err, r.SMClockMHz.Err, r.Processes.Err} {
-		if errors.Is(err, scaler.ErrGPULost) {
+		r.PowerLimitMilliwatts.Err, r.TemperatureCelsius.Err, r.SMClockMHz.Err, r.Processes.Err} {
+		if errors.Is(err, target) {
 			return err
 		}
 	}
 	return nil
 }
 
-func field[T any](v T, err error) scaler.Field[T] {
+func field[T any](s *Source, v T, err error) scaler.Field[T] {
 	if err != nil {
-		return scaler.Failed[T](classify(err))
+		return scaler.Failed[T](s.classify(err))
 	}
 	return scaler.Got(v)
 }
 
+// classify reports a failed call to Options.OnError and wraps it for the
+// scaler's error classes.
+func (s *Source) classify(err error) error {
+	s.report(err)
+	return classified{err}
+}
+
 // classified carries an nvml error and lets errors.Is match the scaler's
 // sentinels: NOT_SUPPORTED and FUNCTION_NOT_FOUND (an old driver) mean the
-// metric is absent; GPU_IS_LOST and RESET_REQUIRED mean the GPU is gone.
+// metric is absent; GPU_IS_LOST and RESET_REQUIRED mean the GPU is gone;
+// UNINITIALIZED, DRIVER_NOT_LOADED and LIB_RM_VERSION_MISMATCH mean NVML must
+// be initialised afresh.
 type classified struct{ err error }
-
-func classify(err error) error { return classified{err} }
 
 func (c classified) Error() string { return c.err.Error() }
 func (c classified) Unwrap() error { return c.err }
@@ -105,6 +123,9 @@ func (c classified) Is(target error) bool {
 		return errors.Is(c.err, nvml.ErrNotSupported) || errors.Is(c.err, nvml.ErrFunctionNotFound)
 	case scaler.ErrGPULost:
 		return errors.Is(c.err, nvml.ErrGPULost) || errors.Is(c.err, nvml.ErrResetRequired)
+	case scaler.ErrReinit:
+		return errors.Is(c.err, nvml.ErrUninitialized) || errors.Is(c.err, nvml.ErrDriverNotLoaded) ||
+			errors.Is(c.err, nvml.ErrLibRMVersionMismatch)
 	}
 	return false
 }

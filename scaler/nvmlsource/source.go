@@ -1,8 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
 
 // Package nvmlsource is the scaler's [scaler.Source] over the real NVML binding:
-// it loads libnvidia-ml, enumerates GPUs and their MIG devices once, and reads
-// each device with cheap calls only (about 15 per device and sweep).
+// it loads libnvidia-ml, enumerates GPUs and their MIG devices, and reads each
+// device with cheap calls only (about 15 per device and sweep).
+//
+// # Faults
+//
+// A missing library, a driver that is not loaded (NVML_ERROR_DRIVER_NOT_LOADED)
+// or no permission fail Devices: the Sampler reports not ready and retries.
+// NOT_SUPPORTED and FUNCTION_NOT_FOUND (an old driver without the _v2/_v3
+// symbols or GPM) make that metric absent; GPU_IS_LOST and RESET_REQUIRED make
+// the device lost. UNINITIALIZED, DRIVER_NOT_LOADED and LIB_RM_VERSION_MISMATCH
+// (the driver upgraded under the process) from any Read call match
+// [scaler.ErrReinit]: the Sampler then calls Devices again, which shuts NVML
+// down, unloads the library, and loads and initialises it afresh, so a new
+// driver's library is picked up.
 package nvmlsource
 
 import (
@@ -22,6 +34,11 @@ type Options struct {
 	// Logger receives why GPM is unavailable on a GPU that claims it; nil
 	// discards. (The Sampler logs each device found.)
 	Logger *slog.Logger
+	// OnError, when set, receives every failed NVML call (an error wrapping an
+	// *nvml.CallError) and every failure to load the library (an
+	// *nvml.LoadError), from the Source's goroutine. It must not block. Metrics
+	// use it.
+	OnError func(error)
 }
 
 // Source reads GPUs through NVML. It is used by one goroutine (the Sampler).
@@ -45,23 +62,31 @@ func New(opts Options) *Source {
 	return &Source{opts: opts}
 }
 
-// Devices loads and initialises NVML if needed and lists every GPU followed by
-// its MIG devices. Errors wrap the nvml error (errors.Is works with nvml's
-// Return values and *nvml.LoadError).
+// Devices lists every GPU followed by its MIG devices. It starts afresh: once
+// it has listed devices before (or failed part-way), it first releases them,
+// shuts NVML down and unloads the library, then loads and initialises NVML
+// again — what recovers from a driver upgraded under the process. Errors wrap
+// the nvml error (errors.Is works with nvml's Return values and
+// *nvml.LoadError).
 func (s *Source) Devices(ctx context.Context) ([]scaler.Device, error) {
+	if err := s.release(); err != nil {
+		s.opts.Logger.Warn("releasing NVML before initialising it again", "err", err)
+	}
 	if err := s.init(); err != nil {
+		s.report(err)
 		return nil, err
 	}
 	n, err := s.lib.DeviceCount()
 	if err != nil {
+		s.report(err)
 		return nil, fmt.Errorf("count GPUs: %w", err)
 	}
-	s.devs, s.info, s.gpm = nil, nil, nil
 	for i := range n {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		if err := s.addGPU(i); err != nil {
+			s.report(err)
 			return nil, err
 		}
 	}
@@ -146,6 +171,7 @@ func (s *Source) gpmSampler(d nvml.Device, info scaler.Device) *nvml.GPMSampler 
 	}
 	g, err := d.NewGPMSampler(ids...)
 	if err != nil {
+		s.report(err)
 		s.opts.Logger.Warn("GPM unavailable", "uuid", info.UUID, "err", err)
 		return nil
 	}
@@ -153,7 +179,11 @@ func (s *Source) gpmSampler(d nvml.Device, info scaler.Device) *nvml.GPMSampler 
 }
 
 // Close frees GPM samples, shuts NVML down and unloads it.
-func (s *Source) Close() error {
+func (s *Source) Close() error { return s.release() }
+
+// release frees GPM samples, shuts NVML down and unloads it, leaving the
+// Source as New returned it.
+func (s *Source) release() error {
 	var errs []error
 	for _, g := range s.gpm {
 		if g != nil {
@@ -166,5 +196,14 @@ func (s *Source) Close() error {
 	if s.lib != nil {
 		errs = append(errs, s.lib.Close())
 	}
+	s.lib, s.inited = nil, false
+	s.devs, s.info, s.gpm, s.procBuf = nil, nil, nil, nil
 	return errors.Join(errs...)
+}
+
+// report passes a failed call to Options.OnError.
+func (s *Source) report(err error) {
+	if s.opts.OnError != nil && err != nil {
+		s.opts.OnError(err)
+	}
 }
