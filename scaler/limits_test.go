@@ -19,6 +19,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	rpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/test/bufconn"
+
+	"github.com/nvml-scaler/nvml-scaler/internal/testutil"
 )
 
 func TestMetadataLimits(t *testing.T) {
@@ -136,7 +138,7 @@ func TestUnaryDeadline(t *testing.T) {
 func TestServeReturnsWhileASourceCallHangs(t *testing.T) {
 	t.Parallel()
 	src := newFake(1)
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	s, err := NewSampler(SamplerConfig{Source: src, Interval: MinInterval})
 	require.NoError(t, err)
 	srv, err := NewServer(ServerConfig{Sampler: s, ShutdownTimeout: 200 * time.Millisecond,

@@ -8,13 +8,14 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
+
+	"github.com/nvml-scaler/nvml-scaler/internal/testutil"
 )
 
 // A Read that asks for re-initialisation drops the device list: readers see
@@ -70,7 +71,7 @@ func TestRunRetryBackoffAndOnSweep(t *testing.T) {
 	t.Parallel()
 	src := newFake(1)
 	src.devErr = errBoom
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	sweeps := make(chan error, 1000)
 	s, err := NewSampler(SamplerConfig{Source: src, Interval: MinInterval, RetryBackoff: 5 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)), OnSweep: func(_ time.Duration, err error) { sweeps <- err }})
@@ -88,22 +89,4 @@ func TestRunRetryBackoffAndOnSweep(t *testing.T) {
 	require.NoError(t, <-done)
 	_, err = NewSampler(SamplerConfig{Source: src, RetryBackoff: -1})
 	assert.Error(t, err)
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -3,7 +3,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"os"
@@ -14,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/nvml-scaler/nvml-scaler/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -33,24 +34,6 @@ type result struct {
 	stdout, stderr string
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // env returns a lookup over a fixed environment.
 func env(kv ...string) func(string) (string, bool) {
 	m := map[string]string{}
@@ -64,7 +47,7 @@ func env(kv ...string) func(string) (string, bool) {
 // and the given options on top.
 func run(ctx context.Context, t *testing.T, args []string, opts ...Option) result {
 	t.Helper()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testutil.SyncBuffer
 	base := []Option{WithLookupEnv(env()), WithHostname(func() (string, error) { return "gpu-node-1", nil }),
 		WithBuild("v0.0.0-test", "0123abc")}
 	code := Main(ctx, args, &stdout, &stderr, append(base, opts...)...)

@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/nvml-scaler/nvml-scaler/internal/testutil"
 )
 
 // TestUsageErrors: every mistake in how a command is called exits 2 with one
@@ -89,7 +91,7 @@ func TestVersion(t *testing.T) {
 	assert.Equal(t, "0123abc", v.Commit)
 
 	// Without ldflags the build information fills in.
-	var stdout, stderr syncBuffer
+	var stdout, stderr testutil.SyncBuffer
 	code := Main(context.Background(), []string{"version", "-o", "json"}, &stdout, &stderr)
 	require.Equal(t, ExitOK, code, stderr.String())
 	require.NoError(t, json.Unmarshal([]byte(stdout.String()), &v))

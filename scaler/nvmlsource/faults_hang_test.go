@@ -39,7 +39,7 @@ func TestFaultHungCall(t *testing.T) {
 	_, err = s.client.IsActive(t.Context(), ref("power_watts"))
 	requireCode(t, err, codes.Unavailable, "stale")
 	assert.True(t, s.serving(scaler.HealthLiveness), "live: the process answers")
-	s.eventually(func() bool { return s.logs.count("sweep overran its deadline") == 1 }, "the watchdog logs the overrun")
+	s.eventually(func() bool { return s.logs.Count("sweep overran its deadline") == 1 }, "the watchdog logs the overrun")
 	assert.Equal(t, 0.0, s.metric("ready"))
 	assert.Greater(t, s.metric("snapshot_age_seconds"), (scaler.StaleIntervals * faultInterval).Seconds())
 	assert.Zero(t, s.series("gpu_power_watts"), "no per-GPU numbers from stale data")
@@ -48,7 +48,7 @@ func TestFaultHungCall(t *testing.T) {
 	assert.Equal(t, before, s.src.reads.Load(), "no other Read starts while one hangs")
 	assert.Equal(t, int32(1), s.src.maxInFlight.Load(), "at most one sweep in flight")
 	assert.Equal(t, seq, s.sampler.Latest().Seq, "nothing published")
-	assert.Equal(t, 1, s.logs.count("sweep overran its deadline"), "logged once per hung sweep")
+	assert.Equal(t, 1, s.logs.Count("sweep overran its deadline"), "logged once per hung sweep")
 
 	f.Release(sym)
 	s.eventually(s.ready, "fresh again once the call returns")

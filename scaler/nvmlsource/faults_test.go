@@ -3,13 +3,10 @@
 package nvmlsource
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
 	"strconv"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,6 +22,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/nvml-scaler/nvml-scaler/internal/metrics"
+	"github.com/nvml-scaler/nvml-scaler/internal/testutil"
 	"github.com/nvml-scaler/nvml-scaler/scaler"
 )
 
@@ -41,7 +39,7 @@ type stack struct {
 	sampler *scaler.Sampler
 	server  *scaler.Server
 	metrics *metrics.Metrics
-	logs    *syncBuffer
+	logs    *testutil.SyncBuffer
 	client  pb.ExternalScalerClient
 	health  healthpb.HealthClient
 	now     atomic.Int64 // manual stacks: the Sampler's clock, Unix ns
@@ -57,7 +55,7 @@ const (
 // without, the test sweeps by hand with sweep, one interval per sweep.
 func newStack(t *testing.T, lib string, run bool) *stack {
 	t.Helper()
-	s := &stack{t: t, logs: &syncBuffer{}}
+	s := &stack{t: t, logs: &testutil.SyncBuffer{}}
 	s.now.Store(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC).UnixNano())
 	log := slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s.metrics = metrics.New(metrics.Options{PerGPU: true, Now: s.clock(run)})
@@ -195,25 +193,5 @@ func (c *countingSource) Read(ctx context.Context, dev int) (scaler.Reading, err
 	}
 	return c.Source.Read(ctx, dev)
 }
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func (s *syncBuffer) count(sub string) int { return strings.Count(s.String(), sub) }
 
 func itoa(i int) string { return strconv.Itoa(i) }

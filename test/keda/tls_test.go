@@ -16,6 +16,7 @@ import (
 	v2 "k8s.io/api/autoscaling/v2"
 
 	"github.com/nvml-scaler/nvml-scaler/internal/cli"
+	"github.com/nvml-scaler/nvml-scaler/internal/testutil"
 	"github.com/nvml-scaler/nvml-scaler/internal/tlsreload/certtest"
 )
 
@@ -28,7 +29,7 @@ func serveTLS(t *testing.T, dir string, serverCA, clientCA *certtest.CA) string 
 	certtest.WriteFile(t, caFile, clientCA.PEM)
 	ctx, cancel := context.WithCancel(context.Background())
 	addrs := make(chan string, 1)
-	var stderr syncBuffer
+	var stderr testutil.SyncBuffer
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		code := cli.Main(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
@@ -100,21 +101,4 @@ func TestKEDAExternalScalerTLS(t *testing.T) {
 			assert.Contains(t, err.Error(), tt.wantErr)
 		})
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
