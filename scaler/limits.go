@@ -42,29 +42,53 @@ var (
 
 // ServerOptions returns the grpc.ServerOptions that [Server.Serve] passes
 // before ServerConfig.GRPCOptions: the request and header size limits, the
-// keepalive policy, and a deadline on every unary call. Callers that run their
+// keepalive policy, and a deadline on every unary call ([LimitOptions] with
+// the ServerConfig's RPCTimeout and MaxRecvMsgSize). Callers that run their
 // own grpc.Server and [Server.Register] should pass them too.
 func (s *Server) ServerOptions() []grpc.ServerOption {
+	return LimitOptions(s.rpcTimeout, s.maxRecv)
+}
+
+// LimitOptions returns the limits every ExternalScaler server of this project
+// applies, for servers other than [Server] (the cluster aggregator): requests
+// above maxRecvMsgSize bytes (0 means DefaultMaxRecvMsgSize) and metadata above
+// MaxHeaderListSize are refused with ResourceExhausted, the keepalive policy
+// pings idle peers and tolerates pings every 10 s, and every unary call gets
+// the server-side deadline rpcTimeout (0 means DefaultRPCTimeout).
+func LimitOptions(rpcTimeout time.Duration, maxRecvMsgSize int) []grpc.ServerOption {
+	if rpcTimeout <= 0 {
+		rpcTimeout = DefaultRPCTimeout
+	}
+	if maxRecvMsgSize <= 0 {
+		maxRecvMsgSize = DefaultMaxRecvMsgSize
+	}
 	return []grpc.ServerOption{
-		grpc.MaxRecvMsgSize(s.maxRecv),
+		grpc.MaxRecvMsgSize(maxRecvMsgSize),
 		grpc.MaxHeaderListSize(MaxHeaderListSize),
 		grpc.KeepaliveEnforcementPolicy(keepaliveEnforcement),
 		grpc.KeepaliveParams(keepaliveServer),
-		grpc.ChainUnaryInterceptor(s.deadline),
+		grpc.ChainUnaryInterceptor(deadlineInterceptor(rpcTimeout)),
 	}
 }
 
-// deadline gives a unary call the server-side deadline RPCTimeout (or the
-// client's, if sooner), and answers DeadlineExceeded for a handler that
+// deadline is the Server's deadline interceptor, with its RPCTimeout.
+func (s *Server) deadline(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	return deadlineInterceptor(s.rpcTimeout)(ctx, req, info, h)
+}
+
+// deadlineInterceptor gives a unary call the server-side deadline timeout (or
+// the client's, if sooner), and answers DeadlineExceeded for a handler that
 // finished after it.
-func (s *Server) deadline(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.rpcTimeout)
-	defer cancel()
-	resp, err := h(ctx, req)
-	if err == nil && ctx.Err() != nil {
-		return nil, status.FromContextError(ctx.Err()).Err()
+func deadlineInterceptor(timeout time.Duration) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		resp, err := h(ctx, req)
+		if err == nil && ctx.Err() != nil {
+			return nil, status.FromContextError(ctx.Err()).Err()
+		}
+		return resp, err
 	}
-	return resp, err
 }
 
 // checkMetadataSize rejects scalerMetadata above MaxMetadataEntries entries or

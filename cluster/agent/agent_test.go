@@ -17,7 +17,7 @@ import (
 
 	"github.com/nvml-scaler/nvml-scaler/cluster/agent"
 	"github.com/nvml-scaler/nvml-scaler/cluster/attribution"
-	"github.com/nvml-scaler/nvml-scaler/cluster/internal/clustertest"
+	"github.com/nvml-scaler/nvml-scaler/internal/clustertest"
 	"github.com/nvml-scaler/nvml-scaler/proto/nodev1"
 	"github.com/nvml-scaler/nvml-scaler/scaler"
 )

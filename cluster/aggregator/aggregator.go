@@ -86,8 +86,15 @@ type Config struct {
 	AllowCrossNamespace bool
 	// DialOptions dial the agents (TLS credentials); nil means plaintext.
 	DialOptions []grpc.DialOption
-	// GRPCOptions are passed to grpc.NewServer in Serve (TLS, limits).
+	// GRPCOptions are passed to grpc.NewServer in Serve after
+	// [Aggregator.ServerOptions] (TLS credentials).
 	GRPCOptions []grpc.ServerOption
+	// RPCTimeout is the server-side deadline of every unary call; 0 means
+	// scaler.DefaultRPCTimeout.
+	RPCTimeout time.Duration
+	// MaxRecvMsgSize is the largest request accepted, in bytes; 0 means
+	// scaler.DefaultMaxRecvMsgSize.
+	MaxRecvMsgSize int
 	// ShutdownTimeout bounds Serve's graceful stop; 0 means
 	// scaler.DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
@@ -178,6 +185,15 @@ func (a *Aggregator) Register(gs grpc.ServiceRegistrar) {
 	grpc_health_v1.RegisterHealthServer(gs, &health{a: a})
 }
 
+// ServerOptions returns the grpc.ServerOptions that Serve passes before
+// Config.GRPCOptions: the node server's limits (scaler.LimitOptions with
+// Config.RPCTimeout and Config.MaxRecvMsgSize): request and header sizes,
+// keepalive policy and a deadline on every unary call. Callers that run their
+// own grpc.Server and Register should pass them too.
+func (a *Aggregator) ServerOptions() []grpc.ServerOption {
+	return scaler.LimitOptions(a.cfg.RPCTimeout, a.cfg.MaxRecvMsgSize)
+}
+
 // Run watches the Kubernetes objects, discovers agents and keeps a stream to
 // each until ctx ends; then it closes the streams, waits for its goroutines
 // and returns nil. It can be called once.
@@ -211,12 +227,13 @@ loop:
 	return nil
 }
 
-// Serve runs the Aggregator (Run) and serves gRPC on lis until ctx ends. Then
+// Serve runs the Aggregator (Run) and serves gRPC on lis, with ServerOptions
+// and Config.GRPCOptions, until ctx ends. Then
 // it ends open StreamIsActive streams, stops accepting calls, waits up to
 // ShutdownTimeout for in-flight ones and returns nil. A listener failure is
 // returned. Serve can be called once.
 func (a *Aggregator) Serve(ctx context.Context, lis net.Listener) error {
-	gs := grpc.NewServer(a.cfg.GRPCOptions...)
+	gs := grpc.NewServer(append(a.ServerOptions(), a.cfg.GRPCOptions...)...)
 	a.Register(gs)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -26,7 +26,7 @@ import (
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 
 	"github.com/nvml-scaler/nvml-scaler/cluster/aggregator"
-	ct "github.com/nvml-scaler/nvml-scaler/cluster/internal/clustertest"
+	ct "github.com/nvml-scaler/nvml-scaler/internal/clustertest"
 	"github.com/nvml-scaler/nvml-scaler/scaler"
 )
 

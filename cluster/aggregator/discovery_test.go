@@ -14,7 +14,7 @@ import (
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 
 	"github.com/nvml-scaler/nvml-scaler/cluster/aggregator"
-	ct "github.com/nvml-scaler/nvml-scaler/cluster/internal/clustertest"
+	ct "github.com/nvml-scaler/nvml-scaler/internal/clustertest"
 )
 
 type fakeResolver struct {

@@ -21,7 +21,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/nvml-scaler/nvml-scaler/cluster/aggregator"
-	ct "github.com/nvml-scaler/nvml-scaler/cluster/internal/clustertest"
+	ct "github.com/nvml-scaler/nvml-scaler/internal/clustertest"
 	"github.com/nvml-scaler/nvml-scaler/scaler"
 )
 

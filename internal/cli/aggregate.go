@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/nvml-scaler/nvml-scaler/cluster/aggregator"
+	"github.com/nvml-scaler/nvml-scaler/internal/tlsreload"
 )
 
 // aggregateFlags configure the cluster aggregator.
@@ -29,6 +31,8 @@ type aggregateFlags struct {
 	allowCrossNamespace bool
 	kubeconfig          string
 	log                 logFlags
+	tls                 serveTLSFlags
+	agentsTLS           agentsTLSFlags
 }
 
 func newAggregateCmd(d *deps) *cobra.Command {
@@ -42,7 +46,13 @@ Service, keeps one snapshot stream per agent, follows each ScaledObject's
 scaleTargetRef to its pods and answers KEDA's ExternalScaler calls with exactly
 the GPUs allocated to those pods, on whichever nodes they run. An agent that
 hosts selected GPUs and stops answering makes the answer Unavailable (KEDA's
-fallback applies), never a smaller sum. See docs/cluster.md.`,
+fallback applies), never a smaller sum. See docs/cluster.md.
+
+KEDA-facing gRPC takes serve's TLS flags (--tls-cert, --tls-key,
+--tls-client-ca, --tls-reload-interval) and limits; without --tls-cert it is
+plaintext and a warning is logged. --agents-tls and the other --agents-* TLS
+flags dial the agents' node API with TLS (and a client certificate when the
+agents require one).`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := f.validate(); err != nil {
@@ -63,6 +73,8 @@ fallback applies), never a smaller sum. See docs/cluster.md.`,
 	fs.BoolVar(&f.allowCrossNamespace, "allow-cross-namespace", false, "let a trigger's namespace key name another namespace than its ScaledObject's")
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file; empty: the in-cluster service account")
 	f.log.register(fs)
+	f.tls.register(fs)
+	f.agentsTLS.register(fs)
 	return cmd
 }
 
@@ -84,11 +96,18 @@ func (f *aggregateFlags) validate() error {
 	if err := checkMinDuration("discovery-interval", f.discoveryInterval, time.Second); err != nil {
 		return err
 	}
-	return nil
+	if err := f.tls.validate(); err != nil {
+		return err
+	}
+	return f.agentsTLS.validate()
 }
 
 func runAggregate(ctx context.Context, d *deps, f *aggregateFlags) error {
 	log := f.log.logger(d.stderr)
+	tlso, err := f.tlsOptions(log)
+	if err != nil {
+		return err
+	}
 	kube, err := kubeClient(f.kubeconfig)
 	if err != nil {
 		return err
@@ -99,7 +118,8 @@ func runAggregate(ctx context.Context, d *deps, f *aggregateFlags) error {
 	}
 	agg, err := aggregator.New(aggregator.Config{Discovery: disc, Kube: kube, Namespace: f.namespace,
 		DiscoveryInterval: f.discoveryInterval, MaxWindow: f.maxWindow,
-		AllowCrossNamespace: f.allowCrossNamespace, Logger: log, Now: d.now})
+		AllowCrossNamespace: f.allowCrossNamespace, Logger: log, Now: d.now,
+		GRPCOptions: tlso.grpcOpts, DialOptions: tlso.dialOpts})
 	if err != nil {
 		return err
 	}
@@ -108,7 +128,21 @@ func runAggregate(ctx context.Context, d *deps, f *aggregateFlags) error {
 		return fmt.Errorf("--listen: %w", err)
 	}
 	log.Info("aggregator starting", "listen", lis.Addr().String(), "agents_service", f.agentsService,
-		"agents", f.agents, "namespace", f.namespace)
+		"agents", f.agents, "namespace", f.namespace, "tls", tlsMode(f.tls), "agents_tls", agentsTLSMode(f.agentsTLS))
+	if tlso.server == nil {
+		log.Warn(plaintextWarning)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
+	for _, r := range []*tlsreload.Reloader{tlso.server, tlso.client} {
+		if r != nil {
+			wg.Go(func() { r.Run(ctx) })
+		}
+	}
 	return agg.Serve(ctx, lis)
 }
 

@@ -37,7 +37,7 @@ func (f *serveTLSFlags) validate() error {
 	return checkMinDuration("tls-reload-interval", f.reload, time.Second)
 }
 
-// plaintextWarning is logged when serve runs gRPC without TLS.
+// plaintextWarning is logged when serve or aggregate runs gRPC without TLS.
 const plaintextWarning = "serving gRPC without TLS: anyone who can reach the port can read GPU metrics; " +
 	"pass --tls-cert and --tls-key (and --tls-client-ca for mutual TLS)"
 

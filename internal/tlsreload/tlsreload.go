@@ -94,6 +94,14 @@ func (r *Reloader) ServerConfig() *tls.Config {
 	}
 }
 
+// ClientCertificate returns the current certificate, for
+// tls.Config.GetClientCertificate when the files are a client's (the cluster
+// aggregator dialing the agents with mutual TLS): each new connection presents
+// the newest certificate. ClientCAFile plays no part on that side.
+func (r *Reloader) ClientCertificate(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+	return &r.current.Load().Certificates[0], nil
+}
+
 // Leaf returns the certificate new handshakes present.
 func (r *Reloader) Leaf() *x509.Certificate { return r.current.Load().Certificates[0].Leaf }
 

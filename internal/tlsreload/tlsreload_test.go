@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/nvml-scaler/nvml-scaler/internal/testutil"
 	"github.com/nvml-scaler/nvml-scaler/internal/tlsreload/certtest"
 )
 
@@ -153,7 +154,7 @@ func TestHalfWrittenRotationKeepsTheOldPair(t *testing.T) {
 	ca := certtest.NewCA(t, "ca")
 	first := ca.Issue(t, "first")
 	f := newFiles(t, first, nil)
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	r, err := New(Config{CertFile: f.cert, KeyFile: f.key, Interval: 10 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	require.NoError(t, err)
@@ -188,21 +189,4 @@ func TestNewErrors(t *testing.T) {
 	assert.Error(t, err, "a certificate is not a key")
 	_, err = New(Config{CertFile: f.cert, KeyFile: f.key, ClientCAFile: f.key})
 	assert.ErrorContains(t, err, "no PEM certificate in it")
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

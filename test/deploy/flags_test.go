@@ -149,7 +149,9 @@ func TestBinaryFlags(t *testing.T) {
 		}
 	}
 	if clusterFlagsLanded(t, flags) {
-		require.Equal(t, 6001, port(t, flags["node-api-listen"]), "--node-api-listen default")
+		require.Empty(t, flags["node-api-listen"], "--node-api-listen is off by default: the chart turns it on with aggregator.enabled")
+		require.Equal(t, "/var/lib/kubelet/pod-resources/kubelet.sock", flags["kubelet-socket"],
+			"--kubelet-socket default = the hostPath the chart mounts")
 	}
 
 	agg := aggregateFlags(t)

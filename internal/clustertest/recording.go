@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 
-// Package clustertest builds simulated GPU nodes for the cluster packages'
-// tests: a replayed recording per node (made multi-GPU and MIG by copying its
-// device, labelled synthetic), a fake kubelet, and a real agent on loopback.
+// Package clustertest builds simulated GPU nodes for the tests of the cluster
+// packages and of test/keda: a replayed recording per node (made multi-GPU
+// and MIG by copying its device, labelled synthetic), a fake kubelet, and a
+// real agent on loopback.
 package clustertest
 
 import (
@@ -21,7 +22,7 @@ import (
 func Recording(t testing.TB, name string) *recording.Recording {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
-	rec, err := recording.Load(filepath.Join(filepath.Dir(file), "..", "..", "..", "testdata", "recordings", name))
+	rec, err := recording.Load(filepath.Join(filepath.Dir(file), "..", "..", "testdata", "recordings", name))
 	if err != nil {
 		t.Fatalf("clustertest: %v", err)
 	}
