@@ -107,22 +107,9 @@ func (f *aggFixture) heldValue(t *testing.T, i int, m scaler.Metric) scaler.Valu
 }
 
 func aggConfig(addr string) *scalersconfig.ScalerConfig {
-	return &scalersconfig.ScalerConfig{
-		ScalableObjectName:      "vllm-so",
-		ScalableObjectNamespace: "llm",
-		ScalableObjectType:      "ScaledObject",
-		TriggerType:             "external",
-		TriggerIndex:            0,
-		MetricType:              v2.AverageValueMetricType,
-		GlobalHTTPTimeout:       3 * time.Second,
-		TriggerMetadata: map[string]string{
-			"scalerAddress":         addr,
-			"metric":                "sm_active_percent",
-			"targetValue":           "60",
-			"activationTargetValue": "5",
-			"aggregation":           "sum",
-		},
-	}
+	cfg := config(addr, v2.AverageValueMetricType)
+	cfg.ScalableObjectName, cfg.ScalableObjectNamespace = "vllm-so", "llm"
+	return cfg
 }
 
 // KEDA's own external scaler client against the cluster aggregator: the sum
