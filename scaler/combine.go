@@ -12,24 +12,43 @@ package scaler
 // across nodes, so that the cluster and the node agree on what avg, max, min
 // and sum mean.
 func Combine(values []Value, agg Aggregation) (v float64, n int) {
+	f := fold{agg: agg}
 	for _, val := range values {
-		if !val.OK() {
-			continue
-		}
-		switch {
-		case n == 0:
-			v = val.V
-		case agg == AggMax:
-			v = max(v, val.V)
-		case agg == AggMin:
-			v = min(v, val.V)
-		default:
-			v += val.V
-		}
-		n++
+		f.add(val)
 	}
-	if n > 0 && agg == AggAvg {
-		v /= float64(n)
+	return f.result()
+}
+
+// fold accumulates values one at a time as Combine does, so a caller that
+// walks a snapshot needs no slice.
+type fold struct {
+	agg Aggregation
+	v   float64
+	n   int
+}
+
+// add folds val in, unless it is absent.
+func (f *fold) add(val Value) {
+	if !val.OK() {
+		return
 	}
-	return v, n
+	switch {
+	case f.n == 0:
+		f.v = val.V
+	case f.agg == AggMax:
+		f.v = max(f.v, val.V)
+	case f.agg == AggMin:
+		f.v = min(f.v, val.V)
+	default:
+		f.v += val.V
+	}
+	f.n++
+}
+
+// result returns the folded value and how many values went in (0: no value).
+func (f *fold) result() (float64, int) {
+	if f.n > 0 && f.agg == AggAvg {
+		return f.v / float64(f.n), f.n
+	}
+	return f.v, f.n
 }

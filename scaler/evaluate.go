@@ -49,37 +49,23 @@ func unavailable(err error) error {
 // and absent values are left out; with none left it returns an error that says
 // why.
 func aggregate(snap *Snapshot, t *Trigger) (float64, error) {
-	var acc float64
-	var n, matched int
+	f := fold{agg: t.Aggregation}
+	matched := 0
 	for i := range snap.GPUs {
 		g := &snap.GPUs[i]
 		if !t.Selector.Matches(&g.Device) {
 			continue
 		}
 		matched++
-		v := g.Metrics[t.Metric]
-		if g.Health != HealthOK || !v.OK() {
-			continue
+		if g.Health == HealthOK {
+			f.add(g.Metrics[t.Metric])
 		}
-		switch {
-		case n == 0:
-			acc = v.V
-		case t.Aggregation == AggMax:
-			acc = max(acc, v.V)
-		case t.Aggregation == AggMin:
-			acc = min(acc, v.V)
-		default:
-			acc += v.V
-		}
-		n++
 	}
+	v, n := f.result()
 	if n == 0 {
 		return 0, noValue(snap, t, matched)
 	}
-	if t.Aggregation == AggAvg {
-		acc /= float64(n)
-	}
-	return acc, nil
+	return v, nil
 }
 
 // noValue explains why the selected devices gave no value.
