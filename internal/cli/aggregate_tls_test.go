@@ -170,7 +170,9 @@ func TestAggregateTLS(t *testing.T) {
 			return len(st) == 1 && st[0].LastError != ""
 		}, 20*time.Second, 50*time.Millisecond, "the agent refuses an aggregator without a client certificate")
 		assert.False(t, agg.Agents()[0].Connected)
-		assert.Contains(t, agg.Agents()[0].LastError, "certificate required")
+		// With TLS 1.3 the refusal arrives as the "certificate required" alert
+		// or as the connection closing, depending on timing: both Unavailable.
+		assert.Contains(t, agg.Agents()[0].LastError, "Unavailable")
 	})
 
 	t.Run("plaintext to a TLS agent", func(t *testing.T) {
