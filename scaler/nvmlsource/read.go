@@ -106,26 +106,3 @@ func (s *Source) classify(err error) error {
 	s.report(err)
 	return classified{err}
 }
-
-// classified carries an nvml error and lets errors.Is match the scaler's
-// sentinels: NOT_SUPPORTED and FUNCTION_NOT_FOUND (an old driver) mean the
-// metric is absent; GPU_IS_LOST and RESET_REQUIRED mean the GPU is gone;
-// UNINITIALIZED, DRIVER_NOT_LOADED and LIB_RM_VERSION_MISMATCH mean NVML must
-// be initialised afresh.
-type classified struct{ err error }
-
-func (c classified) Error() string { return c.err.Error() }
-func (c classified) Unwrap() error { return c.err }
-
-func (c classified) Is(target error) bool {
-	switch target {
-	case scaler.ErrNotSupported:
-		return errors.Is(c.err, nvml.ErrNotSupported) || errors.Is(c.err, nvml.ErrFunctionNotFound)
-	case scaler.ErrGPULost:
-		return errors.Is(c.err, nvml.ErrGPULost) || errors.Is(c.err, nvml.ErrResetRequired)
-	case scaler.ErrReinit:
-		return errors.Is(c.err, nvml.ErrUninitialized) || errors.Is(c.err, nvml.ErrDriverNotLoaded) ||
-			errors.Is(c.err, nvml.ErrLibRMVersionMismatch)
-	}
-	return false
-}

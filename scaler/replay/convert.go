@@ -5,33 +5,28 @@ package replay
 import (
 	"fmt"
 
+	"github.com/nvml-scaler/nvml-scaler/nvml"
 	"github.com/nvml-scaler/nvml-scaler/recording"
 	"github.com/nvml-scaler/nvml-scaler/scaler"
+	"github.com/nvml-scaler/nvml-scaler/scaler/nvmlsource"
 )
 
-// NVML return codes that mean something to the scaler.
-const (
-	retNotSupported = 3
-	retGPULost      = 15
-)
-
-// ReturnError is a recorded NVML return code other than success. It matches
-// scaler.ErrNotSupported (code 3) and scaler.ErrGPULost (code 15) with errors.Is.
+// ReturnError is a recorded NVML return code other than success. errors.Is
+// matches it against the scaler's sentinels exactly as a live code
+// (nvmlsource.Sentinel), and against the nvml.Return it records.
 type ReturnError int32
 
 // Error implements error.
 func (e ReturnError) Error() string { return fmt.Sprintf("recorded nvml return code %d", int32(e)) }
 
-// Is maps the codes the scaler classifies onto its sentinels.
+// Is maps the code onto the scaler sentinel it means.
 func (e ReturnError) Is(target error) bool {
-	switch e {
-	case retNotSupported:
-		return target == scaler.ErrNotSupported
-	case retGPULost:
-		return target == scaler.ErrGPULost
-	}
-	return false
+	s := nvmlsource.Sentinel(nvml.Return(e))
+	return s != nil && s == target
 }
+
+// Unwrap returns the code as an nvml.Return.
+func (e ReturnError) Unwrap() error { return nvml.Return(e) }
 
 // field converts a recorded answer.
 func field[T any](r recording.Result[T]) scaler.Field[T] {

@@ -14,8 +14,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/nvml-scaler/nvml-scaler/nvml"
 	"github.com/nvml-scaler/nvml-scaler/recording"
 	"github.com/nvml-scaler/nvml-scaler/scaler"
+	"github.com/nvml-scaler/nvml-scaler/scaler/nvmlsource"
 )
 
 var fixtures = []string{"h200-steps.json", "h200-inference-ramp.json", "h100-two-tenants.json"}
@@ -202,6 +204,24 @@ func TestOptionsAndErrors(t *testing.T) {
 	assert.ErrorIs(t, err, ErrClosed)
 	_, err = src.Devices(context.Background())
 	assert.ErrorIs(t, err, ErrClosed)
+}
+
+// A recorded code classifies exactly as the live one does.
+func TestReturnErrorMatchesLiveClassification(t *testing.T) {
+	t.Parallel()
+	for c := int32(1); c <= 999; c++ {
+		want := scaler.ClassTransient
+		switch nvmlsource.Sentinel(nvml.Return(c)) {
+		case scaler.ErrNotSupported:
+			want = scaler.ClassNotSupported
+		case scaler.ErrGPULost:
+			want = scaler.ClassGPULost
+		case scaler.ErrReinit:
+			want = scaler.ClassReinit
+		}
+		assert.Equal(t, want, scaler.Classify(ReturnError(c)), "code %d", c)
+	}
+	assert.ErrorIs(t, ReturnError(16), nvml.ErrResetRequired, "the recorded code is reachable")
 }
 
 func TestReturnError(t *testing.T) {
