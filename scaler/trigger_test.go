@@ -107,7 +107,7 @@ func TestParseTriggerInvalid(t *testing.T) {
 			t.Parallel()
 			_, err := ParseTrigger(tt.md)
 			var me *MetadataError
-			require.True(t, errors.As(err, &me), "want *MetadataError, got %v", err)
+			require.ErrorAs(t, err, &me)
 			assert.Equal(t, tt.key, me.Key)
 			assert.Equal(t, tt.missing, me.Missing)
 			assert.NotEmpty(t, me.Want)

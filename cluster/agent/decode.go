@@ -5,6 +5,7 @@ package agent
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/nvml-scaler/nvml-scaler/cluster/attribution"
@@ -82,7 +83,11 @@ func (d *Decoder) setDevices(m *nodev1.Snapshot) error {
 }
 
 func decodeGPU(g *scaler.GPU, st *nodev1.GPUState) error {
-	g.Health = scaler.Health(st.GetHealth())
+	h := st.GetHealth()
+	if h > math.MaxUint8 {
+		return fmt.Errorf("health %d does not fit scaler.Health", h)
+	}
+	g.Health = scaler.Health(h)
 	if st.GetError() != "" {
 		g.Err = errors.New(st.GetError())
 	}

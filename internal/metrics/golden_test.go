@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -55,7 +56,7 @@ func TestExpositionGolden(t *testing.T) {
 		require.NoError(t, os.WriteFile(path, []byte(got), 0o600))
 	}
 	for i := range scaler.NumMetrics {
-		assert.Contains(t, got, "# TYPE "+namespace+"_gpu_"+scaler.Metric(i).String()+" gauge\n",
+		assert.Contains(t, got, "# TYPE "+namespace+"_gpu_"+i.String()+" gauge\n",
 			"the fixture step must have every catalogue metric, so the golden pins every name")
 	}
 	want, err := os.ReadFile(path)
@@ -107,8 +108,8 @@ func exposition(t *testing.T) string {
 	_ = m.stream(nil, nil, stream, func(any, grpc.ServerStream) error { return status.Error(codes.Canceled, "gone") })
 
 	w := httptest.NewRecorder()
-	m.Handler().ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
-	require.Equal(t, 200, w.Code)
+	m.Handler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	require.Equal(t, http.StatusOK, w.Code)
 	var out strings.Builder
 	sc := bufio.NewScanner(w.Body)
 	for sc.Scan() {
