@@ -31,8 +31,8 @@ import (
 var update = flag.Bool("update", false, "rewrite testdata/exposition.golden from this run")
 
 // goldenFixture is the real H200 recording the golden is rendered from, and
-// goldenSample the step swept last: the middle of the memory-bound ramp, where
-// every reading the recording holds, GPM included, is present.
+// goldenSample the step swept last: the end of the ramp's 70 % duty phase,
+// where every reading the recording holds, GPM included, is present.
 const (
 	goldenFixture = "h200-inference-ramp.json"
 	goldenSample  = 295
@@ -71,6 +71,7 @@ func exposition(t *testing.T) string {
 	rec, err := recording.Load(filepath.Join("..", "..", "testdata", "recordings", goldenFixture))
 	require.NoError(t, err)
 	require.Greater(t, len(rec.Samples), goldenSample)
+	require.Equal(t, "duty070", rec.PhaseAt(rec.Samples[goldenSample].OffsetNanos))
 	src, err := replay.New(rec, replay.Options{Manual: true})
 	require.NoError(t, err)
 
