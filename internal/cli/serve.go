@@ -165,7 +165,7 @@ func runServe(ctx context.Context, d *deps, f *serveFlags) error {
 		waiting++
 		go func() { done <- napi.run(ctx, grpcCreds(tlsr)...) }()
 	}
-	go func() { done <- serveHTTP(ctx, hlis, healthMux(sampler, d.now, m.Handler()), log) }()
+	go func() { done <- serveHTTP(ctx, hlis, healthMux(sampler, d.now, m.Handler()), defaultHTTPLimits, log) }()
 	go func() {
 		<-ctx.Done()
 		if parent.Err() != nil {
