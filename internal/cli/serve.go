@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"sync"
 	"time"
 
@@ -77,9 +78,9 @@ func (f *serveFlags) validate(cmd *cobra.Command) error {
 	if err := checkMinDuration("interval", f.interval, scaler.MinInterval); err != nil {
 		return err
 	}
-	for name, addr := range map[string]string{"listen": f.listen, "http-listen": f.httpListen} {
-		if _, _, err := net.SplitHostPort(addr); err != nil {
-			return usageErrorf("--%s %q: want host:port, e.g. :6000 or 127.0.0.1:0", name, addr)
+	for _, l := range [...]struct{ name, addr string }{{"listen", f.listen}, {"http-listen", f.httpListen}} {
+		if err := checkListenAddr(l.name, l.addr, ":6000"); err != nil {
+			return err
 		}
 	}
 	if err := f.tls.validate(); err != nil {
@@ -89,6 +90,19 @@ func (f *serveFlags) validate(cmd *cobra.Command) error {
 		return err
 	}
 	return f.source.validate(cmd.Flags())
+}
+
+// checkListenAddr returns a usage error unless addr is host:port with a port
+// number from 0 to 65535 (0: any free port); example is shown in the error.
+func checkListenAddr(name, addr, example string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return usageErrorf("--%s %q: want host:port, e.g. %s or 127.0.0.1:0", name, addr, example)
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || port != strconv.FormatUint(n, 10) {
+		return usageErrorf("--%s %q: port %q: want a number from 0 to 65535, e.g. %s", name, addr, port, example)
+	}
+	return nil
 }
 
 // nodeName resolves the node name: the flag, else $NODE_NAME (set by the
