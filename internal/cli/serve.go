@@ -8,10 +8,10 @@ import (
 	"fmt"
 	"net"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/nvml-scaler/nvml-scaler/internal/metrics"
 	"github.com/nvml-scaler/nvml-scaler/scaler"
@@ -46,9 +46,10 @@ logged); --tls-client-ca requires client certificates (mutual TLS). The files
 are re-read every --tls-reload-interval, so a renewed certificate is used for
 new connections without restarting or dropping open ones.
 
-Without a GPU, --replay runs it on a recording. SIGTERM or SIGINT stop
-accepting calls, finish the ones in flight, end open streams, shut NVML down
-and exit 0.`,
+Without a GPU, --replay runs it on a recording. SIGTERM, SIGINT or SIGHUP
+stop accepting calls, finish the ones in flight, end open streams, shut NVML
+down and exit 0; whatever is stuck, the process exits within 30s of the
+signal.`,
 		Example: `  nvml-scaler serve
   nvml-scaler serve --tls-cert /tls/tls.crt --tls-key /tls/tls.key --tls-client-ca /tls/ca.crt
   nvml-scaler serve --replay testdata/recordings/h200-inference-ramp.json --log-format text`,
@@ -163,37 +164,25 @@ func runServe(ctx context.Context, d *deps, f *serveFlags) error {
 	}
 
 	parent := ctx
-	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer func() {
-		cancel()
-		wg.Wait()
-	}()
+	g, ctx := errgroup.WithContext(ctx) // the first failure stops the rest
 	if tlsr != nil {
-		wg.Go(func() { tlsr.Run(ctx) })
+		g.Go(func() error { tlsr.Run(ctx); return nil })
 	}
-	done := make(chan error, 4)
-	waiting := 3
-	go func() { done <- srv.Serve(ctx, glis) }()
+	g.Go(func() error { return srv.Serve(ctx, glis) })
 	if napi != nil {
-		waiting++
-		go func() { done <- napi.run(ctx, grpcCreds(tlsr)...) }()
+		g.Go(func() error { return napi.run(ctx, grpcCreds(tlsr)...) })
 	}
-	go func() { done <- serveHTTP(ctx, hlis, healthMux(sampler, d.now, m.Handler()), defaultHTTPLimits, log) }()
-	go func() {
+	g.Go(func() error {
+		return serveHTTP(ctx, hlis, healthMux(sampler, d.now, m.Handler()), defaultHTTPLimits, log)
+	})
+	g.Go(func() error {
 		<-ctx.Done()
 		if parent.Err() != nil {
 			log.Info("nvml-scaler stopping: draining open calls")
 		}
-		done <- nil
-	}()
-	errs := []error{<-done} // nil only once ctx has ended: a signal
-	cancel()
-	for range waiting - 1 {
-		errs = append(errs, <-done)
-	}
-	err = errors.Join(errs...)
-	if err != nil {
+		return nil
+	})
+	if err := g.Wait(); err != nil {
 		return err
 	}
 	log.Info("nvml-scaler stopped")
