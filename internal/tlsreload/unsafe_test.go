@@ -45,7 +45,9 @@ func TestUnsafeFilesAreRefused(t *testing.T) {
 	}{
 		{"fifo", func(t *testing.T, path string) { require.NoError(t, syscall.Mkfifo(path, 0o600)) }},
 		{"dev zero", func(t *testing.T, path string) { require.NoError(t, os.Symlink("/dev/zero", path)) }},
-		{"too large", func(t *testing.T, path string) { require.NoError(t, os.WriteFile(path, make([]byte, MaxFileSize+1), 0o600)) }},
+		{"too large", func(t *testing.T, path string) {
+			require.NoError(t, os.WriteFile(path, make([]byte, MaxFileSize+1), 0o600))
+		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
