@@ -26,6 +26,10 @@ const Accept = "text/plain;version=0.0.4;q=0.9,application/openmetrics-text;vers
 // maxSeries samples (series; a histogram counts once per bucket), when
 // maxSeries > 0. Its allocations are bounded by a small multiple of len(body).
 func Parse(body []byte, contentType string, maxSeries int) (Families, error) {
+	return parse(body, contentType, maxSeries, false)
+}
+
+func parse(body []byte, contentType string, maxSeries int, knownOnly bool) (Families, error) {
 	if mt, _, err := mime.ParseMediaType(contentType); err == nil && mt == expfmt.ProtoType {
 		return nil, fmt.Errorf("content type %q: protobuf is not requested or read: %w", contentType, ErrParse)
 	}
@@ -33,6 +37,9 @@ func Parse(body []byte, contentType string, maxSeries int) (Families, error) {
 		if n := countSamples(body); n > maxSeries {
 			return nil, fmt.Errorf("%d samples, limit %d: %w", n, maxSeries, ErrTooLarge)
 		}
+	}
+	if knownOnly {
+		body = keepKnown(body)
 	}
 	p := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := p.TextToMetricFamilies(bytes.NewReader(body))

@@ -207,7 +207,7 @@ func (s *Scraper) Read(ctx context.Context, t Target, now time.Time) (*Reading, 
 
 // Map is Read without the request: parse body and map it for t.
 func (s *Scraper) Map(body []byte, contentType string, t Target, now time.Time) (*Reading, error) {
-	fams, err := Parse(body, contentType, s.maxSeries)
+	fams, err := ParseKnown(body, contentType, s.maxSeries)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.URL, err)
 	}

@@ -7,6 +7,8 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/pem"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -122,10 +124,12 @@ func TestScrapeFailures(t *testing.T) {
 			http.Redirect(w, r, "http://169.254.169.254/", http.StatusFound)
 		},
 			engine.Options{}, engine.ErrScrape},
-		{"garbage", func(w http.ResponseWriter, _ *http.Request) {
+		{"html", func(w http.ResponseWriter, _ *http.Request) {
 			_, _ = w.Write([]byte("<html><body>Not a metrics page</body></html>"))
-		},
-			engine.Options{}, engine.ErrParse},
+		}, engine.Options{}, engine.ErrUnknownEngine},
+		{"garbage in a known family", func(w http.ResponseWriter, _ *http.Request) {
+			_, _ = w.Write([]byte("vllm:num_requests_waiting{model_name=\"m\" 1\n"))
+		}, engine.Options{}, engine.ErrParse},
 		{"not an engine", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("process_open_fds 49.0\n")) },
 			engine.Options{}, engine.ErrUnknownEngine},
 		{"protobuf", func(w http.ResponseWriter, _ *http.Request) {
@@ -147,9 +151,11 @@ func TestScrapeFailures(t *testing.T) {
 
 func TestScrapeHTTPSWithCABundle(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write(fixture(t, "sglang_docs.txt"))
 	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake below
+	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	_, err := scraper(t, engine.Options{}).Read(context.Background(), engine.Target{URL: srv.URL}, t0)
 	require.ErrorIs(t, err, engine.ErrScrape, "the test server's certificate is not in the system pool")
