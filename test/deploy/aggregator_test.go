@@ -47,7 +47,7 @@ func checkAggregator(t *testing.T, objs objects, ds *appsv1.DaemonSet, agent lis
 	c := pod.Containers[0]
 	assert.Equal(t, ds.Spec.Template.Spec.Containers[0].Image, c.Image, "the agent's image")
 	assert.Empty(t, c.VolumeMounts)
-	checkContainerSecurity(t, c, 65532, true)
+	checkContainerSecurity(t, c, 65532, true, nil)
 	checkResources(t, c)
 	// BenchmarkAggregator1000Nodes: a 45 MiB heap with ~10 s of history, and
 	// ~55 MiB more for a full 2m window at 1000 nodes x 8 GPUs.
@@ -86,7 +86,7 @@ func checkAggregator(t *testing.T, objs objects, ds *appsv1.DaemonSet, agent lis
 // --flag=value arguments that `aggregate --help` lists, and returns every
 // flag's value (the binary's default where no argument sets it).
 func checkAggregatorArgs(t *testing.T, c corev1.Container, flags helpFlags) map[string]string {
-	assert.Empty(t, c.Command, "the image's ENTRYPOINT runs the binary")
+	assert.Equal(t, []string{"/nvml-scaler-aggregator"}, c.Command, "the image's full build; its ENTRYPOINT /nvml-scaler is the agent's, without aggregate")
 	require.NotEmpty(t, c.Args)
 	require.Equal(t, "aggregate", c.Args[0])
 	values := map[string]string{}
