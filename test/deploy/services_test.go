@@ -110,12 +110,12 @@ func checkServiceAccount(t *testing.T, objs objects, ds *appsv1.DaemonSet) {
 }
 
 // checkNamespace: where the rendering has the Namespace, it enforces Pod
-// Security "restricted", which the agents meet; in cluster mode
-// "privileged", since their hostPath and uid 0 meet neither restricted nor
-// baseline.
-func checkNamespace(t *testing.T, objs objects, cluster bool) {
+// Security "restricted", which the agents meet; "privileged" where they
+// mount a host path (cluster mode, the toolkit wait) or add CAP_SYS_ADMIN
+// (MIG), which meet neither restricted nor baseline.
+func checkNamespace(t *testing.T, objs objects, privileged bool) {
 	want := "restricted"
-	if cluster {
+	if privileged {
 		want = "privileged"
 	}
 	for _, ns := range all[*corev1.Namespace](objs) {
