@@ -10,9 +10,11 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // checkAggregator checks the cluster aggregator's objects: its Deployment
@@ -24,7 +26,8 @@ func checkAggregator(t *testing.T, objs objects, ds *appsv1.DaemonSet, agent lis
 	assert.Equal(t, ds.Name+"-aggregator", d.Name)
 	assert.Equal(t, ds.Namespace, d.Namespace)
 	require.NotNil(t, d.Spec.Replicas)
-	assert.GreaterOrEqual(t, *d.Spec.Replicas, int32(1))
+	assert.Equal(t, int32(2), *d.Spec.Replicas, "two replicas that answer alike")
+	checkAggregatorHA(t, objs, d)
 	pods := labels.Set(d.Spec.Template.Labels)
 	require.NotNil(t, d.Spec.Selector)
 	assert.True(t, labels.SelectorFromSet(d.Spec.Selector.MatchLabels).Matches(pods), "selector ⊆ pod labels")
@@ -80,6 +83,25 @@ func checkAggregator(t *testing.T, objs objects, ds *appsv1.DaemonSet, agent lis
 	assert.Len(t, all[*corev1.ServiceAccount](objs), 2)
 	checkRBAC(t, objs, sa, args["namespace"])
 	checkAggregatorNetworkPolicy(t, objs, d, ds, agent)
+}
+
+// checkAggregatorHA: a PodDisruptionBudget keeping one of the replicas
+// through drains, and a soft anti-affinity spreading them over nodes.
+func checkAggregatorHA(t *testing.T, objs objects, d *appsv1.Deployment) {
+	pdb := named[*policyv1.PodDisruptionBudget](t, objs, d.Namespace, d.Name)
+	assert.Equal(t, ptr(intstr.FromInt32(1)), pdb.Spec.MaxUnavailable)
+	assert.Nil(t, pdb.Spec.MinAvailable)
+	require.NotNil(t, pdb.Spec.Selector)
+	assert.Equal(t, d.Spec.Selector.MatchLabels, pdb.Spec.Selector.MatchLabels)
+
+	aff := d.Spec.Template.Spec.Affinity
+	require.NotNil(t, aff)
+	require.NotNil(t, aff.PodAntiAffinity)
+	assert.Empty(t, aff.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution, "soft: both replicas still schedule on one node")
+	require.Len(t, aff.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution, 1)
+	term := aff.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution[0].PodAffinityTerm
+	assert.Equal(t, "kubernetes.io/hostname", term.TopologyKey)
+	assert.True(t, selects(t, term.LabelSelector, labels.Set(d.Spec.Template.Labels)), "away from its own replicas")
 }
 
 // checkAggregatorArgs checks that the container runs `aggregate` with

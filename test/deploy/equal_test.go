@@ -86,6 +86,7 @@ func TestHelmRefuses(t *testing.T) {
 		{"misspelt aggregator key", map[string]any{"aggregator": map[string]any{"enable": true}}, "enable"},
 		{"no aggregator replica", map[string]any{"aggregator": map[string]any{"enabled": true, "replicas": 0}}, "replicas"},
 		{"aggregator with TLS", map[string]any{"aggregator": map[string]any{"enabled": true}, "tls": map[string]any{"enabled": true}}, "tls.enabled"},
+		{"aggregator PDB allowing none", map[string]any{"aggregator": map[string]any{"enabled": true, "podDisruptionBudget": map[string]any{"maxUnavailable": 0}}}, "maxUnavailable"},
 		{"aggregator without peers", map[string]any{"aggregator": map[string]any{"enabled": true}, "service": map[string]any{"peers": false}}, "service.peers"},
 		{"aggregator in a restricted namespace", map[string]any{"aggregator": map[string]any{"enabled": true}, "namespace": map[string]any{"create": true}}, "namespace.podSecurity=privileged"},
 		{"aggregator in a baseline namespace", map[string]any{"aggregator": map[string]any{"enabled": true}, "namespace": map[string]any{"create": true, "podSecurity": "baseline"}}, "namespace.podSecurity=privileged"},

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 )
 
 // TestHelmPodValues: values that only reach the agents' pod spec, each
@@ -55,4 +56,27 @@ func TestHelmPodValues(t *testing.T) {
 			tc.check(t, ds.Spec.Template.Spec)
 		})
 	}
+}
+
+// TestHelmAggregatorValues: the aggregator's HA values, each on its own.
+func TestHelmAggregatorValues(t *testing.T) {
+	t.Parallel()
+	on := func(extra map[string]any) map[string]any {
+		a := map[string]any{"enabled": true}
+		for k, v := range extra {
+			a[k] = v
+		}
+		return map[string]any{"aggregator": a}
+	}
+	objs := decodeAll(t, mustRenderHelm(t, on(map[string]any{"podDisruptionBudget": map[string]any{"enabled": false}})))
+	assert.Empty(t, all[*policyv1.PodDisruptionBudget](objs), "podDisruptionBudget.enabled=false")
+
+	custom := map[string]any{"nodeAffinity": map[string]any{"requiredDuringSchedulingIgnoredDuringExecution": map[string]any{
+		"nodeSelectorTerms": []any{map[string]any{"matchExpressions": []any{map[string]any{"key": "pool", "operator": "In", "values": []any{"system"}}}}}}}}
+	d := only[*appsv1.Deployment](t, decodeAll(t, mustRenderHelm(t, on(map[string]any{"affinity": custom, "replicas": 3, "priorityClassName": "system-cluster-critical"}))))
+	pod := d.Spec.Template.Spec
+	assert.Nil(t, pod.Affinity.PodAntiAffinity, "a set affinity replaces the default anti-affinity")
+	assert.NotNil(t, pod.Affinity.NodeAffinity)
+	assert.Equal(t, ptr(int32(3)), d.Spec.Replicas)
+	assert.Equal(t, "system-cluster-critical", pod.PriorityClassName)
 }
