@@ -68,8 +68,8 @@ func (c *config) checkSymbol(fault, symbol string) {
 	}
 }
 
-// WithVariant picks the library build [New] loads: [Modern] (the default) or
-// [OldDriver]. [WriteScript] ignores it.
+// WithVariant picks the library build [New] loads: [Modern] (the default),
+// [R535], [OldDriver] or [PreR450]. [WriteScript] ignores it.
 func WithVariant(v Variant) Option {
 	return func(c *config) { c.variant = v }
 }
