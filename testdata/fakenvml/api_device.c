@@ -72,9 +72,9 @@ FAKE_EXPORT nvmlReturn_t nvmlDeviceGetIndex(nvmlDevice_t device, unsigned int *i
 		return r;
 	if (index == NULL)
 		return NVML_ERROR_INVALID_ARGUMENT;
-	if (t.mig != NULL)
-		return NVML_ERROR_NOT_SUPPORTED;
-	*index = t.index;
+	// On a MIG handle NVML answers the slot index, the one that
+	// nvmlDeviceGetMigDeviceHandleByIndex takes (nvml.h).
+	*index = t.mig != NULL ? t.mig->index : t.index;
 	return NVML_SUCCESS;
 }
 
@@ -297,6 +297,9 @@ MIG_API nvmlReturn_t nvmlDeviceGetMigDeviceHandleByIndex(nvmlDevice_t device, un
 		return NVML_ERROR_INVALID_ARGUMENT;
 	if (t.mig != NULL)
 		return NVML_ERROR_NOT_SUPPORTED;
+	for (uint32_t k = 0; k < t.dev->nslotfail; k++)
+		if (t.dev->slotfail[k].slot == index && (r = fake_rule_ret(&c, &t.dev->slotfail[k].r)) != NVML_SUCCESS)
+			return r;
 	for (uint32_t k = 0; k < t.dev->nmig; k++) {
 		if (t.dev->mig[k].index == index) {
 			*mig = fake_mig_handle(t.index, k);

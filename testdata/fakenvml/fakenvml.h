@@ -296,6 +296,11 @@ struct fake_mig {
 	struct fake_str uuid, name;
 };
 
+struct fake_rule {
+	int32_t ret;
+	uint64_t from, to; // steps [from, to)
+};
+
 struct fake_dev {
 	struct fake_str name, uuid;
 	struct {
@@ -320,6 +325,12 @@ struct fake_dev {
 	struct fake_mig mig[FAKE_MAX_MIG];
 	uint32_t mig_base; // first MIG slot of this GPU in per-step MIG samples
 	uint64_t lost_from;
+	struct fake_rule deny; // handle lookups (index, UUID) answer deny.ret
+	struct {
+		uint32_t slot;
+		struct fake_rule r;
+	} slotfail[FAKE_MAX_MIG]; // nvmlDeviceGetMigDeviceHandleByIndex(slot)
+	uint32_t nslotfail;
 };
 
 struct fake_sample {
@@ -337,11 +348,6 @@ struct fake_sample {
 struct fake_msample {
 	struct fake_mem mem;
 	struct fake_procs procs;
-};
-
-struct fake_rule {
-	int32_t ret;
-	uint64_t from, to; // steps [from, to)
 };
 
 struct fake_state {
@@ -426,5 +432,6 @@ const struct fake_sample *fake_sample(const struct fake_call *c, uint32_t dev);
 const struct fake_msample *fake_msample(const struct fake_call *c, uint32_t slot);
 int fake_churn(void);
 nvmlReturn_t fake_copy_str(const struct fake_str *fs, char *buf, unsigned int len);
+nvmlReturn_t fake_rule_ret(const struct fake_call *c, const struct fake_rule *r);
 
 #endif
