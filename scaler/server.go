@@ -21,6 +21,12 @@ import (
 // context ends before it cuts them off.
 const DefaultShutdownTimeout = 10 * time.Second
 
+// DefaultStreamResend is StreamIsActive's default repeat of an active state:
+// KEDA drops a `true` it cannot act on (the ScaledObject is being
+// reconciled, the scale loop is busy), and without a repeat the fast wake-up
+// would then wait for the next inactive→active transition.
+const DefaultStreamResend = 10 * time.Second
+
 // ServerConfig configures a [Server].
 type ServerConfig struct {
 	// Sampler provides the snapshots; Serve runs it. Required.
@@ -42,6 +48,9 @@ type ServerConfig struct {
 	// Reflection registers the gRPC reflection service in Serve (for grpcurl).
 	// Off by default: it describes the API to any caller.
 	Reflection bool
+	// StreamResend is how often StreamIsActive repeats `true` while the
+	// trigger stays active; 0 means DefaultStreamResend.
+	StreamResend time.Duration
 }
 
 // Server answers KEDA's ExternalScaler RPCs (and gRPC health checks) from the
@@ -59,6 +68,8 @@ type Server struct {
 	rpcTimeout time.Duration
 	maxRecv    int
 	reflection bool
+	// streamResend is ServerConfig.StreamResend.
+	streamResend time.Duration
 
 	// stopping is closed when Serve's context ends, so that open streams
 	// return and GracefulStop does not wait on them forever.
@@ -88,15 +99,19 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if cfg.MaxRecvMsgSize <= 0 {
 		cfg.MaxRecvMsgSize = DefaultMaxRecvMsgSize
 	}
+	if cfg.StreamResend <= 0 {
+		cfg.StreamResend = DefaultStreamResend
+	}
 	return &Server{
-		sampler:    cfg.Sampler,
-		log:        cfg.Logger,
-		opts:       cfg.GRPCOptions,
-		shutdown:   cfg.ShutdownTimeout,
-		rpcTimeout: cfg.RPCTimeout,
-		maxRecv:    cfg.MaxRecvMsgSize,
-		reflection: cfg.Reflection,
-		stopping:   make(chan struct{}),
+		sampler:      cfg.Sampler,
+		log:          cfg.Logger,
+		opts:         cfg.GRPCOptions,
+		shutdown:     cfg.ShutdownTimeout,
+		rpcTimeout:   cfg.RPCTimeout,
+		maxRecv:      cfg.MaxRecvMsgSize,
+		reflection:   cfg.Reflection,
+		streamResend: cfg.StreamResend,
+		stopping:     make(chan struct{}),
 	}, nil
 }
 
