@@ -187,7 +187,6 @@ func (s *selection) sort() {
 func (w *workloads) scaledJobPods(namespace, name string) (selection, error) {
 	sel, err := w.labelledPods(namespace, labels.SelectorFromSet(labels.Set{ScaledJobLabel: name}), "")
 	sel.what = fmt.Sprintf("pods of ScaledJob %s/%s (label %s=%s)", namespace, name, ScaledJobLabel, name)
-	sel.sort()
 	return sel, err
 }
 
