@@ -628,7 +628,8 @@ static void mig(void) {
 	EQ(api.util(m0, &ut), NVML_ERROR_NOT_SUPPORTED);
 	EQ(api.util(d0, &ut), NVML_ERROR_NOT_SUPPORTED);
 	EQ(api.power(m0, &u), NVML_ERROR_NOT_SUPPORTED);
-	EQ(api.index(m0, &u), NVML_ERROR_NOT_SUPPORTED);
+	EQ(api.index(m0, &u), NVML_SUCCESS); // a MIG handle's index is its slot
+	EQ(u, 0);
 	EQ(api.arch(m0, &u), NVML_SUCCESS);
 	EQ(u, 9);
 	nvmlGpmSample_t s = NULL;
