@@ -5,6 +5,7 @@ package scaler
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
 	"os"
 	"runtime"
@@ -184,6 +185,6 @@ func TestConnectionFloodIsBounded(t *testing.T) {
 }
 
 func isTimeout(err error) bool {
-	ne, ok := err.(net.Error)
-	return ok && ne.Timeout()
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
