@@ -42,6 +42,9 @@ type ServerConfig struct {
 	// Reflection registers the gRPC reflection service in Serve (for grpcurl).
 	// Off by default: it describes the API to any caller.
 	Reflection bool
+	// Engines serves triggers on inference engines' own metrics; nil: GPU
+	// metrics only.
+	Engines EngineMetrics
 }
 
 // Server answers KEDA's ExternalScaler RPCs (and gRPC health checks) from the
@@ -59,6 +62,7 @@ type Server struct {
 	rpcTimeout time.Duration
 	maxRecv    int
 	reflection bool
+	engines    EngineMetrics
 
 	// stopping is closed when Serve's context ends, so that open streams
 	// return and GracefulStop does not wait on them forever.
@@ -96,6 +100,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		rpcTimeout: cfg.RPCTimeout,
 		maxRecv:    cfg.MaxRecvMsgSize,
 		reflection: cfg.Reflection,
+		engines:    cfg.Engines,
 		stopping:   make(chan struct{}),
 	}, nil
 }
