@@ -26,6 +26,7 @@ type serveFlags struct {
 	source             sourceFlags
 	tls                serveTLSFlags
 	nodeAPI            nodeAPIFlags
+	engine             engineFlags
 }
 
 func newServeCmd(d *deps) *cobra.Command {
@@ -70,6 +71,7 @@ and exit 0.`,
 	f.source.register(fs)
 	f.tls.register(fs)
 	f.nodeAPI.register(fs)
+	f.engine.register(fs)
 	return cmd
 }
 
@@ -86,6 +88,9 @@ func (f *serveFlags) validate(cmd *cobra.Command) error {
 		return err
 	}
 	if err := f.nodeAPI.validate(); err != nil {
+		return err
+	}
+	if err := f.engine.validate(); err != nil {
 		return err
 	}
 	return f.source.validate(cmd.Flags())
@@ -125,8 +130,12 @@ func runServe(ctx context.Context, d *deps, f *serveFlags) error {
 		return errors.Join(err, src.Close())
 	}
 	m.WatchSampler(sampler)
+	eng, err := openEngine(&f.engine, f.interval, log, d.now, m)
+	if err != nil {
+		return errors.Join(err, sampler.Close())
+	}
 	srv, err := scaler.NewServer(scaler.ServerConfig{Sampler: sampler, Logger: log,
-		GRPCOptions: append(grpcCreds(tlsr), m.ServerOptions()...), Reflection: f.reflection})
+		GRPCOptions: append(grpcCreds(tlsr), m.ServerOptions()...), Reflection: f.reflection, Engines: eng.metrics()})
 	if err != nil {
 		return errors.Join(err, sampler.Close())
 	}
@@ -164,6 +173,10 @@ func runServe(ctx context.Context, d *deps, f *serveFlags) error {
 	if napi != nil {
 		waiting++
 		go func() { done <- napi.run(ctx, grpcCreds(tlsr)...) }()
+	}
+	if eng != nil {
+		waiting++
+		go func() { done <- eng.run(ctx) }()
 	}
 	go func() { done <- serveHTTP(ctx, hlis, healthMux(sampler, d.now, m.Handler()), log) }()
 	go func() {
