@@ -42,7 +42,7 @@ fmt:
 lint: vet
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./nvml/... ./scaler/...
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./nvml/... ./scaler/... ./engine/...
 
 # Each fuzz target for FUZZTIME (one at a time: -fuzz takes one target per
 # package). `make test` runs their seed corpora (testdata/fuzz) as plain tests.

@@ -21,7 +21,9 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/yaml"
 
+	"github.com/nvml-scaler/nvml-scaler/engine"
 	"github.com/nvml-scaler/nvml-scaler/scaler"
+	"github.com/nvml-scaler/nvml-scaler/scaler/enginetrigger"
 )
 
 func init() {
@@ -135,9 +137,21 @@ func checkOurTrigger(t *testing.T, ex *kedaObjects, so *kedav1alpha1.ScaledObjec
 	assert.Equal(t, scalerHost, host, "scalerAddress: the chart's Service")
 	assert.Equal(t, strconv.Itoa(grpcPort), p, "scalerAddress: the chart's grpcPort")
 
-	parsed, err := scaler.ParseTrigger(tr.Metadata)
-	require.NoError(t, err, "scaler.ParseTrigger(%v)", tr.Metadata)
-	assert.NoError(t, pairingErr(tr, parsed.Aggregation))
+	if enginetrigger.Serves(tr.Metadata) {
+		et, err := enginetrigger.Parse(tr.Metadata)
+		require.NoError(t, err, "enginetrigger.Parse(%v)", tr.Metadata)
+		// A fleet total (sum of a queue, a rate) goes with AverageValue; a
+		// latency or an average with Value, as for GPUs.
+		agg := scaler.AggAvg
+		if et.Aggregation == engine.Sum && et.Metric.Info().Kind != engine.KindLatency {
+			agg = scaler.AggSum
+		}
+		assert.NoError(t, pairingErr(tr, agg))
+	} else {
+		parsed, err := scaler.ParseTrigger(tr.Metadata)
+		require.NoError(t, err, "scaler.ParseTrigger(%v)", tr.Metadata)
+		assert.NoError(t, pairingErr(tr, parsed.Aggregation))
+	}
 
 	if tr.Metadata["enableTLS"] == "true" {
 		require.NotNil(t, tr.AuthenticationRef, "trigger %q: TLS needs a TriggerAuthentication", tr.Name)
@@ -188,7 +202,7 @@ func TestExamples(t *testing.T) {
 	t.Parallel()
 	files, err := filepath.Glob(filepath.Join(examplesDir, "*.yaml"))
 	require.NoError(t, err)
-	require.Len(t, files, 4, "examples: %v", files)
+	require.Len(t, files, 5, "examples: %v", files)
 	grpcPort := chartGRPCPort(t)
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
