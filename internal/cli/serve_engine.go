@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -41,18 +40,9 @@ func (f *engineFlags) register(fs *pflag.FlagSet) {
 // validate parses the targets; the timing is checked in open, once the
 // sweep interval is known.
 func (f *engineFlags) validate() error {
-	seen := map[string]bool{}
-	for _, raw := range f.targets {
-		name, url, ok := strings.Cut(raw, "=")
-		name, url = strings.TrimSpace(name), strings.TrimSpace(url)
-		if !ok || name == "" || !(strings.HasPrefix(url, "http://") || strings.HasPrefix(url, "https://")) {
-			return usageErrorf("--engine-target %q: want name=URL, e.g. vllm-0=http://127.0.0.1:8000/metrics", raw)
-		}
-		if seen[name] {
-			return usageErrorf("--engine-target %q: the name %q is given twice", raw, name)
-		}
-		seen[name] = true
-		f.parsed = append(f.parsed, watch.Target{Name: name, Target: engine.Target{URL: url}})
+	var err error
+	if f.parsed, err = parseEngineTargets(f.targets); err != nil {
+		return err
 	}
 	if f.maxBytes <= 0 {
 		return usageErrorf("--engine-max-bytes %d: want a positive number of bytes", f.maxBytes)

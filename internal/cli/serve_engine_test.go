@@ -62,3 +62,34 @@ func TestServeEngineFlags(t *testing.T) {
 		assert.Contains(t, r.stderr, "--engine-", "%v", args)
 	}
 }
+
+// probe --engine-target shows each target's engine, queue, KV cache and TTFT
+// next to the GPUs.
+func TestProbeEngineTarget(t *testing.T) {
+	t.Parallel()
+	body, err := os.ReadFile("../../engine/testdata/engines/sglang_docs.txt")
+	require.NoError(t, err)
+	eng := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(body) }))
+	defer eng.Close()
+	clk := newFakeClock()
+	r := run(context.Background(), t, []string{"probe", "--replay", rampRecording, "-o", "json",
+		"--engine-target", "sglang-0=" + eng.URL, "--engine-target", "down=http://127.0.0.1:1/metrics"}, clk.option())
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	var rep probeReport
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &rep))
+	require.Len(t, rep.Engines, 2)
+	e := rep.Engines[0]
+	assert.Equal(t, "sglang", e.Engine)
+	require.NotNil(t, e.RequestsWaiting)
+	assert.Equal(t, 2826.0, *e.RequestsWaiting)
+	assert.InDelta(t, 28.0, *e.KVCacheUsagePercent, 1e-9)
+	assert.Nil(t, e.TTFTSeconds, "the same body twice: no request finished between the scrapes")
+	assert.Contains(t, e.Absent["ttft_seconds"], "no observations")
+	assert.Contains(t, rep.Engines[1].Error, "127.0.0.1:1")
+
+	r = run(context.Background(), t, []string{"probe", "--replay", rampRecording,
+		"--engine-target", "sglang-0=" + eng.URL}, clk.option())
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "TARGET")
+	assert.Regexp(t, `sglang-0\s+sglang\s+2826\s+162\s+28\.0\s+-`, r.stdout)
+}
