@@ -91,7 +91,9 @@ func list(rv string, pods ...map[string]any) map[string]any {
 	return map[string]any{"kind": "PodList", "metadata": map[string]any{"resourceVersion": rv}, "items": pods}
 }
 
-func ev(typ string, obj map[string]any) map[string]any { return map[string]any{"type": typ, "object": obj} }
+func ev(typ string, obj map[string]any) map[string]any {
+	return map[string]any{"type": typ, "object": obj}
+}
 
 func TestListWatchRelistOnGone(t *testing.T) {
 	t.Parallel()
