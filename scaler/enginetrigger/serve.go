@@ -102,7 +102,7 @@ func window(p *watch.Pod, t *Trigger, now time.Time, interval time.Duration) (en
 	if err := p.Usable(now, interval); err != nil {
 		return engine.Window{}, err
 	}
-	w, err := p.History.Window(t.Metric, t.Window)
+	w, err := p.History.WindowOf(t.Metric, t.Model, t.Window)
 	if err != nil {
 		return engine.Window{}, fmt.Errorf("%s (%s): %w", p.Name, p.Engine, err)
 	}

@@ -14,6 +14,8 @@
 //	                       merge the pods' histograms for sum and avg
 //	quantile               latencies only: 0 < q < 1, e.g. 0.9; default the mean
 //	window                 rates and latencies: 1s to 10m, default 30s
+//	model                  only the series of this model (the engine's
+//	                       model_name or, on Triton, model label)
 //	onMissing              fail (default: a counted pod without a value fails
 //	                       the call, so KEDA applies its fallback) or skip
 //
@@ -42,6 +44,7 @@ type Trigger struct {
 	Aggregation engine.Aggregation
 	Quantile    float64 // 0: the mean
 	Window      time.Duration
+	Model       string // "": every model
 	SkipMissing bool
 }
 
@@ -53,9 +56,10 @@ const (
 	keyQuantile   = "quantile"
 	keyWindow     = "window"
 	keyOnMissing  = "onMissing"
+	keyModel      = "model"
 )
 
-var keys = [...]string{keyMetric, keyTarget, keyActivation, keyAgg, keyQuantile, keyWindow, keyOnMissing}
+var keys = [...]string{keyMetric, keyTarget, keyActivation, keyAgg, keyQuantile, keyWindow, keyOnMissing, keyModel}
 
 // kedaKeys are read by KEDA itself and forwarded; accepted and ignored (as
 // scaler.ParseTrigger does).
@@ -152,6 +156,8 @@ func (t *Trigger) set(key, v string) error {
 			return fmt.Errorf("a duration from 1s to 10m, e.g. \"30s\" (default 30s)")
 		}
 		t.Window = d
+	case keyModel:
+		t.Model = v
 	case keyOnMissing:
 		switch strings.ToLower(v) {
 		case "", "fail":

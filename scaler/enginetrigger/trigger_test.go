@@ -125,6 +125,13 @@ func TestValue(t *testing.T) {
 	_, _, err = srv(a).Evaluate(md("metric", "requests_waiting", "aggregation", "median"))
 	assert.Equal(t, codes.InvalidArgument, status.Code(err))
 
+	v, _, err = srv(a).Evaluate(md("metric", "requests_waiting", "model", "meta-llama/Llama-3.1-8B-Instruct"))
+	require.NoError(t, err)
+	assert.Equal(t, 2*2826.0, v)
+	_, _, err = srv(a).Evaluate(md("metric", "requests_waiting", "model", "other"))
+	assert.Equal(t, codes.Unavailable, status.Code(err))
+	assert.Contains(t, err.Error(), `"other"`)
+
 	stale := enginetrigger.New(views{&watch.View{Interval: time.Second, Pods: []watch.Pod{a}}}, func() time.Time { return time.Unix(20, 0) })
 	_, _, err = stale.Evaluate(md("metric", "requests_waiting"))
 	assert.Equal(t, codes.Unavailable, status.Code(err))
