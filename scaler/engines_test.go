@@ -4,6 +4,7 @@ package scaler
 
 import (
 	"context"
+	"sync"
 	"testing"
 
 	pb "github.com/kedacore/keda/v2/pkg/scalers/externalscaler"
@@ -56,4 +57,46 @@ func TestEngineTriggersAreDelegated(t *testing.T) {
 	// GPU triggers still go to the sampler.
 	_, err = h.getMetrics(ref("metric", "power_watts", "targetValue", "100"))
 	require.NoError(t, err)
+}
+
+// fakeEngineValue is fakeEngines with a value the test changes between sweeps.
+type fakeEngineValue struct {
+	fakeEngines
+	mu sync.Mutex
+	v  float64
+}
+
+func (f *fakeEngineValue) set(v float64) { f.mu.Lock(); f.v = v; f.mu.Unlock() }
+func (f *fakeEngineValue) Evaluate(map[string]string) (float64, float64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.v, 2, nil
+}
+
+// external-push works for engine triggers: evaluated on each new snapshot.
+func TestStreamIsActiveEngineTrigger(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, newFake(1))
+	eng := &fakeEngineValue{}
+	h.server.engines = eng
+	evaluated := make(chan struct{})
+	h.server.streamEvaluated = func() { evaluated <- struct{}{} }
+	h.sweep()
+	ctx, cancel := context.WithCancel(context.Background())
+	stream := &recordingStream{ctx: ctx}
+	done := make(chan error, 1)
+	go func() {
+		done <- h.server.StreamIsActive(ref("metric", "queue", "targetValue", "5"), stream)
+	}()
+	<-evaluated
+	assert.Equal(t, []bool{false}, stream.got())
+	eng.set(3)
+	h.sweep()
+	<-evaluated
+	assert.Equal(t, []bool{false, true}, stream.got(), "3 > activation 2")
+	cancel()
+	require.NoError(t, <-done)
+
+	err := h.server.StreamIsActive(ref("metric", "queue", "targetValue", "<delete>"), &recordingStream{ctx: context.Background()})
+	requireCode(t, err, codes.InvalidArgument)
 }
