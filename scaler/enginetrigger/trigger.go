@@ -125,11 +125,11 @@ func (t *Trigger) set(key, v string) error {
 		}
 		t.Target = f
 	case keyActivation:
-		if f, err := number(v); v != "" && (err != nil || f < 0) {
+		f, err := number(v) // "" is 0
+		if err != nil || f < 0 {
 			return fmt.Errorf("a finite number of at least 0 (default 0)")
-		} else {
-			t.Activation = f
 		}
+		t.Activation = f
 	case keyAgg:
 		switch strings.ToLower(v) {
 		case "", "sum":
@@ -142,11 +142,11 @@ func (t *Trigger) set(key, v string) error {
 			return fmt.Errorf("one of sum, avg, max (default sum)")
 		}
 	case keyQuantile:
-		if f, err := number(v); v != "" && (err != nil || f <= 0 || f >= 1) {
+		f, err := number(v) // "" is 0: the mean
+		if err != nil || (v != "" && (f <= 0 || f >= 1)) {
 			return fmt.Errorf("a number between 0 and 1, e.g. \"0.9\" (default: the mean)")
-		} else {
-			t.Quantile = f
 		}
+		t.Quantile = f
 	case keyWindow:
 		if v == "" {
 			return nil
