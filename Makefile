@@ -58,6 +58,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./recording
 	$(GO) test -run '^$$' -fuzz '^FuzzQuoteNonFinite$$' -fuzztime $(FUZZTIME) ./recording
 	$(GO) test -run '^$$' -fuzz '^FuzzParseTrigger$$' -fuzztime $(FUZZTIME) ./scaler
+	$(GO) test -run '^$$' -fuzz '^FuzzScrapeAndMap$$' -fuzztime $(FUZZTIME) ./engine
 
 # The soak (scaler/soak_test.go): sampling at 100 Hz on a replay while 200
 # clients connect, call GetMetrics or hold StreamIsActive, and leave; goroutines,
