@@ -58,7 +58,7 @@ lint: vet $(GOLANGCI_LINT)
 	$(GOLANGCI_LINT) run ./...
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./nvml/... ./scaler/...
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./nvml/... ./scaler/... ./engine/...
 
 # Each fuzz target for FUZZTIME (one at a time: -fuzz takes one target per
 # package). `make test` runs their seed corpora (testdata/fuzz) as plain tests.
@@ -67,6 +67,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./recording
 	$(GO) test -run '^$$' -fuzz '^FuzzQuoteNonFinite$$' -fuzztime $(FUZZTIME) ./recording
 	$(GO) test -run '^$$' -fuzz '^FuzzParseTrigger$$' -fuzztime $(FUZZTIME) ./scaler
+	$(GO) test -run '^$$' -fuzz '^FuzzScrapeAndMap$$' -fuzztime $(FUZZTIME) ./engine
 
 # The soak (scaler/soak_test.go): sampling at 100 Hz on a replay while 200
 # clients connect, call GetMetrics or hold StreamIsActive, and leave; goroutines,
