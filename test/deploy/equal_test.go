@@ -30,12 +30,15 @@ func TestHelmAndKustomizeAgree(t *testing.T) {
 		{"overlays/tls", []string{"values-tls.yaml"}},
 		{"overlays/cluster", []string{"values-cluster.yaml"}},
 		{"overlays/cluster-tls", []string{"values-cluster.yaml", "values-tls.yaml"}},
+		{"overlays/cluster-monitoring", []string{"values-cluster.yaml", "values-monitoring.yaml"}},
 		{"overlays/gpu-operator", []string{"values-gpu-operator.yaml"}},
 		{"overlays/gpu-operator-mig", []string{"values-gpu-operator.yaml", "values-mig.yaml"}},
 	} {
 		t.Run(tc.overlay, func(t *testing.T) {
 			t.Parallel()
-			helm := decodeAll(t, mustRenderHelm(t, withNamespace, tc.valuesFiles...))
+			docs, err := renderHelmWith(t, withAPIs(prometheusOperatorAPIs...), withNamespace, tc.valuesFiles...)
+			require.NoError(t, err)
+			helm := decodeAll(t, docs)
 			kust := decodeAll(t, renderKustomize(t, tc.overlay))
 			for _, o := range helm {
 				labels := maps.Clone(o.GetLabels())
