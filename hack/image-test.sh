@@ -29,7 +29,10 @@ cd "$(dirname "$0")/.."
 GO=${GO:-go}
 CACHE=${IMAGE_TEST_CACHE:-.cache/image-test}
 GPUS=2
-NVML=/usr/lib/libnvidia-ml.so.1
+# Where the NVIDIA container toolkit mounts the driver's libnvidia-ml.so.1 in a
+# Debian-family image (the multiarch library directory): the agent finds it
+# there by the loader's default search, with no --nvml-lib.
+NVML_DIR=/usr/lib/x86_64-linux-gnu
 # The DaemonSet's container args (deploy/helm/nvml-scaler/values.yaml: the
 # defaults of the chart; test/deploy checks the chart against `serve --help`).
 SERVE_ARGS=(serve --listen=:6000 --http-listen=:8080 --interval=1s --log-format=json --log-level=info)
@@ -53,16 +56,16 @@ inside() {
 	say "\$ nvml-scaler version"
 	env -i "$SETPRIV" --no-new-privs "$CHROOT" --userspec=65532:65532 "$root" /nvml-scaler version
 
-	say "\$ nvml-scaler probe -o json --nvml-lib $NVML"
+	say "\$ nvml-scaler probe -o json   (no --nvml-lib: the default search finds $NVML_DIR/libnvidia-ml.so.1)"
 	env -i NODE_NAME=image-test-node "$SETPRIV" --no-new-privs "$CHROOT" --userspec=65532:65532 "$root" \
-		/nvml-scaler probe -o json --interval 200ms --nvml-lib "$NVML" >"$work/probe.json" ||
+		/nvml-scaler probe -o json --interval 200ms >"$work/probe.json" ||
 		fail "probe exited $?"
 	head -c 600 "$work/probe.json"
 	printf '\n  ... (%s bytes)\n' "$(wc -c <"$work/probe.json")"
 	"$work/imagetest" probe -gpus "$GPUS" -model "NVIDIA H200" <"$work/probe.json"
 
-	say "\$ NVML_SCALER_NVML_LIB=$NVML nvml-scaler ${SERVE_ARGS[*]}"
-	env -i NODE_NAME=image-test-node NVML_SCALER_NVML_LIB="$NVML" \
+	say "\$ nvml-scaler ${SERVE_ARGS[*]}"
+	env -i NODE_NAME=image-test-node \
 		"$SETPRIV" --no-new-privs "$CHROOT" --userspec=65532:65532 "$root" /nvml-scaler "${SERVE_ARGS[@]}" \
 		>"$work/serve.log" 2>&1 &
 	local pid=$! code=
@@ -125,7 +128,8 @@ root=$work/root
 
 # 0. The Dockerfile must still be the recipe this script imitates.
 grep -q 'make build-agent AGENT_BIN=/out/nvml-scaler ' Dockerfile.distroless || fail "Dockerfile.distroless no longer builds /nvml-scaler with 'make build-agent AGENT_BIN=/out/nvml-scaler'"
-grep -q '^FROM gcr.io/distroless/base-nossl-debian12:nonroot' Dockerfile.distroless || fail "Dockerfile.distroless: runtime base changed"
+grep -q '^ARG BASE_IMAGE=gcr.io/distroless/base-nossl-debian12:nonroot$' Dockerfile.distroless || fail "Dockerfile.distroless: runtime base changed"
+grep -q '^EXPOSE 6000 6001 8080$' Dockerfile.distroless || fail "Dockerfile.distroless: EXPOSE no longer lists 6000 6001 8080"
 grep -q '^ENTRYPOINT \["/nvml-scaler"\]' Dockerfile.distroless || fail "Dockerfile.distroless: ENTRYPOINT changed"
 
 # 1. Build as the Dockerfile's build stage does, for both architectures.
@@ -135,6 +139,26 @@ for arch in amd64 arm64; do
 	GOOS=linux GOARCH=$arch make --no-print-directory build-agent GO="$GO" AGENT_BIN="$work/$arch/nvml-scaler" >/dev/null
 	"$work/imagetest" elf -arch "$arch" "$work/$arch/nvml-scaler"
 done
+
+# 1b. The arm64 binary, run under qemu-user where Debian's qemu-user-static
+# and dpkg's arm64 architecture are there (apt-get install qemu-user-static;
+# dpkg --add-architecture arm64 && apt-get update): `version` in a root of
+# Debian's libc6:arm64, so the aarch64 loader and libc are Debian's own.
+if command -v qemu-aarch64-static >/dev/null && command -v apt-get >/dev/null &&
+	dpkg --print-foreign-architectures 2>/dev/null | grep -qx arm64; then
+	mkdir -p "$CACHE" "$work/root-arm64"
+	deb64=$(ls "$CACHE"/libc6_*_arm64.deb 2>/dev/null | tail -n 1 || true)
+	if [ -z "$deb64" ]; then
+		(cd "$CACHE" && apt-get download -qq -o APT::Sandbox::User=root libc6:arm64 >/dev/null)
+		deb64=$(ls "$CACHE"/libc6_*_arm64.deb | tail -n 1)
+	fi
+	dpkg-deb -x "$deb64" "$work/root-arm64"
+	say "\$ qemu-aarch64-static -L root-arm64 nvml-scaler version   ($(basename "$deb64"))"
+	qemu-aarch64-static -L "$work/root-arm64" "$work/arm64/nvml-scaler" version ||
+		fail "the arm64 binary did not run under qemu-user"
+else
+	say "SKIP arm64 under qemu-user: needs qemu-aarch64-static (Debian's qemu-user-static) and dpkg's arm64 architecture"
+fi
 
 # 2. The root file system: glibc's runtime from Debian's libc6 package.
 mkdir -p "$CACHE" "$root"
@@ -166,7 +190,8 @@ printf 'root:x:0:\nnonroot:x:65532:\n' >"$root/etc/group"
 install -m 0755 "$work/amd64/nvml-scaler" "$root/nvml-scaler"
 install -m 0644 LICENSE "$root/licenses/LICENSE"
 # The driver stand-in: the NVIDIA runtime injects the real libnvidia-ml.so.1.
-"$work/imagetest" fake -out "$root/usr/lib" -gpus "$GPUS" -speed 4
+mkdir -p "$root$NVML_DIR"
+"$work/imagetest" fake -out "$root$NVML_DIR" -gpus "$GPUS" -speed 4
 for sh in bin/sh bin/bash usr/bin/sh usr/bin/bash bin/busybox; do
 	[ ! -e "$root/$sh" ] || fail "the root file system has a shell: /$sh"
 done
