@@ -168,7 +168,7 @@ func runAggregate(ctx context.Context, d *deps, f *aggregateFlags) error {
 	}
 	var httpErr error
 	wg.Go(func() {
-		if httpErr = serveHTTP(ctx, hlis, aggregateMux(agg), log); httpErr != nil {
+		if httpErr = serveHTTP(ctx, hlis, aggregateMux(agg), defaultHTTPLimits, log); httpErr != nil {
 			cancel() // the HTTP listener failed: stop gRPC too
 		}
 	})

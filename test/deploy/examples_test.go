@@ -131,7 +131,7 @@ func ourTriggers(so *kedav1alpha1.ScaledObject) []kedav1alpha1.ScaleTriggers {
 }
 
 // checkOurTrigger checks one nvml-scaler trigger against the scaler's parser,
-// the chart's Service and port, and the HPA arithmetic (DESIGN.md): sum goes
+// the chart's Service and port, and the HPA arithmetic (docs/design.md): sum goes
 // with AverageValue (the HPA divides by the replica count), avg/max/min with
 // Value (the HPA multiplies by it).
 func checkOurTrigger(t *testing.T, ex *kedaObjects, so *kedav1alpha1.ScaledObject, tr kedav1alpha1.ScaleTriggers, want scalerAddr) {
@@ -157,7 +157,7 @@ func checkOurTrigger(t *testing.T, ex *kedaObjects, so *kedav1alpha1.ScaledObjec
 	}
 }
 
-// pairingErr checks the HPA arithmetic of DESIGN.md: sum goes with
+// pairingErr checks the HPA arithmetic of docs/design.md: sum goes with
 // AverageValue (the HPA divides the total by the replica count), avg, max
 // and min with Value (the HPA multiplies by it). A per-GPU average against
 // AverageValue caps the Deployment at ceil(100/target) replicas.

@@ -42,6 +42,7 @@ func checkServices(t *testing.T, objs objects, ds *appsv1.DaemonSet, ports liste
 			assert.Equal(t, corev1.ServiceTypeClusterIP, s.Spec.Type)
 			assert.Equal(t, ds.Name, s.Name, "the name KEDA's scalerAddress uses")
 			assert.Len(t, s.Spec.Ports, 1, "KEDA's Service exposes only the gRPC port")
+			assert.True(t, s.Spec.PublishNotReadyAddresses, "a stale (unready) agent stays reachable: KEDA sees Unavailable and applies its fallback")
 			continue
 		}
 		headless++
