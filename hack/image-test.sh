@@ -16,7 +16,9 @@
 #      `probe -o json`, then the DaemonSet's `serve` arguments on the default
 #      ports until /readyz answers 200, queries it over gRPC with
 #      deploy/examples/vllm-scaledobject.yaml, and stops it with SIGTERM,
-#      which must exit 0.
+#      which must exit 0; then, in cluster mode, serve as uid 0 without any
+#      capability against a fake kubelet socket mounted read-only, whose
+#      attribution the node API must carry (cluster_mode below).
 #
 # Needs: root (or unprivileged user namespaces), go, a C compiler (the fake
 # library), chroot, unshare, setpriv, ip, curl, and apt-get with a Debian
@@ -105,6 +107,57 @@ inside() {
 	[ "$rc" -eq 0 ] || fail "serve exited $rc after SIGTERM, want 0"
 	grep -q '"msg":"nvml-scaler stopped"' "$work/serve.log" || fail "serve did not log that it stopped"
 	say "serve exited 0 after SIGTERM"
+	cluster_mode "$work"
+}
+
+# cluster_mode WORK: the agent as the DaemonSet runs it with aggregator.enabled
+# (docs/deploy.md, "The agents' privilege in cluster mode"): uid 0 and gid
+# 65532 with no capability at all and no_new_privs, the kubelet's
+# PodResources directory (0750 root) mounted read-only with the socket in it
+# (srwxr-xr-x root, the kubelet's mode under umask 022), --node-api-listen
+# and --kubelet-socket. The node API must then carry an available
+# attribution naming the fake kubelet's pod.
+cluster_mode() {
+	local work=$1 root=$1/root kdir=$1/pod-resources pod=llm/vllm-0 uuid
+	uuid=$(grep -o '"uuid": *"GPU-[^"]*"' "$work/probe.json" | head -n 1 | sed 's/.*"\(GPU-[^"]*\)"/\1/')
+	[ -n "$uuid" ] || fail "no GPU UUID in probe's output"
+	mkdir -p "$kdir"
+	chmod 0750 "$kdir"
+	"$work/imagetest" kubelet -socket "$kdir/kubelet.sock" -pod "$pod" -uuids "$uuid" &
+	local kpid=$!
+	for _ in $(seq 50); do [ -S "$kdir/kubelet.sock" ] && break; sleep 0.1; done
+	[ -S "$kdir/kubelet.sock" ] || fail "the fake kubelet did not create its socket"
+	mount --bind "$kdir" "$root/var/lib/kubelet/pod-resources"
+	mount -o remount,bind,ro "$root/var/lib/kubelet/pod-resources"
+	say "kubelet socket: $(stat -c '%A %U:%G' "$kdir/kubelet.sock"), directory $(stat -c '%a %U:%G' "$kdir"), mounted read-only"
+	local args=("${SERVE_ARGS[@]}" --node-api-listen=:6001 --kubelet-socket=/var/lib/kubelet/pod-resources/kubelet.sock)
+	say "\$ nvml-scaler ${args[*]}   (uid 0, gid 65532, no capabilities, no_new_privs)"
+	env -i NODE_NAME=image-test-node "$work/imagetest" nocaps -root "$root" /nvml-scaler "${args[@]}" >"$work/serve-cluster.log" 2>&1 &
+	local pid=$! code=
+	for _ in $(seq 100); do
+		code=$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8080/readyz || true)
+		[ "$code" = 200 ] && break
+		kill -0 "$pid" 2>/dev/null || { cat "$work/serve-cluster.log" >&2; fail "cluster-mode serve exited before it was ready"; }
+		sleep 0.2
+	done
+	[ "$code" = 200 ] || { cat "$work/serve-cluster.log" >&2; fail "cluster-mode /readyz answered $code"; }
+	local st
+	st=$(grep -E '^(Uid|Gid|Groups|CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs):' "/proc/$pid/status" | tr -s '\t ' ' ' | paste -sd ';' -)
+	say "cluster-mode serve process: $st"
+	grep -Eq '^Uid:\s+0\s' "/proc/$pid/status" || fail "cluster-mode serve does not run as uid 0"
+	for c in CapInh CapPrm CapEff CapBnd CapAmb; do
+		grep -Eq "^$c:\s+0+$" "/proc/$pid/status" || fail "cluster-mode serve holds capabilities ($c)"
+	done
+	"$work/imagetest" nodeapi -addr 127.0.0.1:6001 -pod "$pod" -uuid "$uuid" ||
+		{ cat "$work/serve-cluster.log" >&2; fail "the node API carries no attribution of $pod"; }
+	kill -TERM "$pid"
+	local rc=0
+	wait "$pid" || rc=$?
+	kill -TERM "$kpid" 2>/dev/null || true
+	wait "$kpid" 2>/dev/null || true
+	umount "$root/var/lib/kubelet/pod-resources"
+	[ "$rc" -eq 0 ] || { cat "$work/serve-cluster.log" >&2; fail "cluster-mode serve exited $rc after SIGTERM"; }
+	say "cluster mode: the kubelet socket read through a read-only mount as uid 0 without capabilities"
 }
 
 if [ "${1:-}" = --inside ]; then
@@ -182,6 +235,9 @@ else
 fi
 # distroless's /etc/passwd and /etc/group entries for root and nonroot.
 mkdir -p "$root/etc" "$root/tmp" "$root/home/nonroot" "$root/licenses" "$root/usr/lib"
+# The mount point of the kubelet's PodResources directory (cluster mode);
+# the DaemonSet's hostPath volume creates it in the real container.
+mkdir -p "$root/var/lib/kubelet/pod-resources"
 chmod 1777 "$root/tmp"
 chown 65532:65532 "$root/home/nonroot"
 printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' >"$root/etc/passwd"
