@@ -94,13 +94,26 @@ recordings:
 # The distroless image, where a Docker engine with buildx runs. One platform by
 # default; PLATFORMS=linux/amd64,linux/arm64 cross-compiles both (push them
 # with IMAGE_BUILD_FLAGS=--push). docs/deploy.md.
+# BASE_IMAGE pins the runtime base, e.g. by digest:
+#   make image BASE_IMAGE=gcr.io/distroless/base-nossl-debian12:nonroot@sha256:…
+# (docker buildx imagetools inspect gcr.io/distroless/base-nossl-debian12:nonroot
+# prints the current one), or the Debian 13 variant,
+# gcr.io/distroless/base-nossl-debian13:nonroot (docs/deploy.md, "The image").
+# BuildKit attaches an SPDX SBOM (its Syft scanner) and a provenance
+# attestation to the image (--sbom, --provenance). They travel with a pushed
+# image (IMAGE_BUILD_FLAGS=--push); read the SBOM back with
+#   docker buildx imagetools inspect $(IMAGE):$(VERSION) --format '{{ json .SBOM }}'
+# The classic `docker` image store (--load) drops attestations.
 IMAGE             ?= ghcr.io/nvml-scaler/nvml-scaler
 PLATFORMS         ?=
 IMAGE_BUILD_FLAGS ?=
+BASE_IMAGE        ?=
 image:
 	docker buildx build -f Dockerfile.distroless $(if $(PLATFORMS),--platform $(PLATFORMS)) \
 		--build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) \
 		--build-arg CREATED=$$(date -u +%Y-%m-%dT%H:%M:%SZ) \
+		$(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) \
+		--sbom=true --provenance=mode=max \
 		-t $(IMAGE):$(VERSION) $(IMAGE_BUILD_FLAGS) .
 
 # The scaler on a recorded H200 inference ramp, queried as KEDA would: no GPU needed.
