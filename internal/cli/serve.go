@@ -141,7 +141,8 @@ func runServe(ctx context.Context, d *deps, f *serveFlags) error {
 	}
 	m.WatchSampler(sampler)
 	srv, err := scaler.NewServer(scaler.ServerConfig{Sampler: sampler, Logger: log,
-		GRPCOptions: append(grpcCreds(tlsr), m.ServerOptions()...), Reflection: f.reflection})
+		GRPCOptions: append(countedCreds(tlsr, m), m.ServerOptions()...), Reflection: f.reflection,
+		Limits: scaler.Limits{OnRefused: m.CallRefused}, OnConnRefused: m.ConnRefused})
 	if err != nil {
 		return errors.Join(err, sampler.Close())
 	}
