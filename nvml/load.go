@@ -191,8 +191,8 @@ func newLibrary(path string, h uintptr) (*Library, error) {
 	if lib.fn.init == nil {
 		return nil, errors.New("not NVML: no nvmlInit_v2 or nvmlInit symbol")
 	}
-	lib.texts = make(map[Return]string, len(returnText))
-	for r := range returnText {
+	lib.texts = make(map[Return]string, len(returnCodes))
+	for r := range returnCodes {
 		lib.texts[r] = r.Error()
 		if lib.fn.errorString != nil {
 			if s := lib.fn.errorString(r); s != "" {

@@ -21,6 +21,12 @@ import (
 // context ends before it cuts them off.
 const DefaultShutdownTimeout = 10 * time.Second
 
+// DefaultStreamResend is StreamIsActive's default repeat of an active state:
+// KEDA drops a `true` it cannot act on (the ScaledObject is being
+// reconciled, the scale loop is busy), and without a repeat the fast wake-up
+// would then wait for the next inactive→active transition.
+const DefaultStreamResend = 10 * time.Second
+
 // ServerConfig configures a [Server].
 type ServerConfig struct {
 	// Sampler provides the snapshots; Serve runs it. Required.
@@ -52,6 +58,9 @@ type ServerConfig struct {
 	// Reflection registers the gRPC reflection service in Serve (for grpcurl).
 	// Off by default: it describes the API to any caller.
 	Reflection bool
+	// StreamResend is how often StreamIsActive repeats `true` while the
+	// trigger stays active; 0 means DefaultStreamResend.
+	StreamResend time.Duration
 }
 
 // Server answers KEDA's ExternalScaler RPCs (and gRPC health checks) from the
@@ -69,6 +78,8 @@ type Server struct {
 	maxConns      int
 	onConnRefused func()
 	reflection    bool
+	// streamResend is ServerConfig.StreamResend.
+	streamResend time.Duration
 
 	// stopping is closed when Serve's context ends, so that open streams
 	// return and GracefulStop does not wait on them forever.
@@ -98,6 +109,9 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if cfg.MaxRecvMsgSize > 0 {
 		cfg.Limits.MaxRecvMsgSize = cfg.MaxRecvMsgSize
 	}
+	if cfg.StreamResend <= 0 {
+		cfg.StreamResend = DefaultStreamResend
+	}
 	return &Server{
 		sampler:       cfg.Sampler,
 		log:           cfg.Logger,
@@ -107,6 +121,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		maxConns:      cfg.MaxConnections,
 		onConnRefused: cfg.OnConnRefused,
 		reflection:    cfg.Reflection,
+		streamResend:  cfg.StreamResend,
 		stopping:      make(chan struct{}),
 	}, nil
 }

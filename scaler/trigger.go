@@ -70,10 +70,24 @@ var triggerKeys = [...]string{keyMetric, keyTarget, keyActivationTarget, keyAggr
 
 // kedaKeys are keys KEDA itself reads from an external trigger's metadata and
 // forwards to the scaler with everything else (pkg/scalers/external_scaler.go,
-// v2.21.0: scalerAddress, enableTLS, unsafeSsl from the trigger; caCert,
-// tlsClientCert, tlsClientKey from a TriggerAuthentication, listed too in case
-// a user writes them into metadata). Accepted and ignored.
-var kedaKeys = [...]string{"scalerAddress", "enableTLS", "unsafeSsl", "caCert", "tlsClientCert", "tlsClientKey"}
+// v2.21.0). Accepted and ignored.
+var kedaKeys = [...]string{"scalerAddress", "enableTLS", "unsafeSsl"}
+
+// authKeys are the TLS parameters KEDA reads only from a
+// TriggerAuthentication (`order=authParams`): written into metadata, KEDA
+// ignores them, and a private key would travel in every RPC. Rejected.
+var authKeys = [...]string{"caCert", "tlsClientCert", "tlsClientKey"}
+
+const wantAuth = "no value here: KEDA reads caCert, tlsClientCert and tlsClientKey only from a TriggerAuthentication " +
+	"(spec.secretTargetRef, referenced by the trigger's authenticationRef; deploy/examples/triggerauthentication-tls.yaml)"
+
+// MinTarget is the smallest targetValue KEDA keeps: it writes the HPA's
+// target as a quantity with three decimals (fmt "%.3f", quantityFromFloat64 in
+// pkg/scalers/scaler.go, v2.21.0), so a target below 0.0005 becomes 0 and the
+// HPA cannot divide by it.
+const MinTarget = 0.0005
+
+const wantTargetMin = "a target of at least 0.0005: KEDA passes targets to the HPA in thousandths, and a smaller one becomes 0"
 
 // fromEnvSuffix: KEDA resolves `<key>FromEnv` from the target's environment and
 // forwards it under the same suffixed key, so each key may come either way.
@@ -126,6 +140,9 @@ func ParseTrigger(md map[string]string) (Trigger, error) {
 		}
 	}
 	if unknown.seen {
+		if key, _ := strings.CutSuffix(unknown.key, fromEnvSuffix); isAuthKey(key) {
+			return Trigger{}, &MetadataError{Key: unknown.key, Value: redact(unknown.value), Want: wantAuth}
+		}
 		return Trigger{}, &MetadataError{Key: unknown.key, Value: unknown.value,
 			Want: "a known key: " + strings.Join(triggerKeys[:], ", ") + " (and KEDA's own: " + strings.Join(kedaKeys[:], ", ") + ")"}
 	}
@@ -165,6 +182,9 @@ func (t *Trigger) set(key, v string) *MetadataError {
 		}
 		if f > MaxTargetValue {
 			return &MetadataError{Want: wantTargetMax}
+		}
+		if f < MinTarget {
+			return &MetadataError{Want: wantTargetMin}
 		}
 		t.Target = f
 	case keyActivationTarget:
@@ -217,6 +237,23 @@ func keyIndex(key string) int {
 		}
 	}
 	return -1
+}
+
+func isAuthKey(key string) bool {
+	for _, k := range authKeys {
+		if k == key {
+			return true
+		}
+	}
+	return false
+}
+
+// redact keeps a PEM value (a key, possibly) out of error messages and logs.
+func redact(v string) string {
+	if v == "" {
+		return v
+	}
+	return fmt.Sprintf("<%d bytes, not shown>", len(v))
 }
 
 func isKEDAKey(key string) bool {

@@ -98,7 +98,7 @@ func TestServeQuery(t *testing.T) {
 			"ScaledObject  default/query\n",
 			"metadata      aggregation=sum metric=sm_active_percent targetValue=60\n",
 			"metric        nvml-sm-active-percent-sum, target 60\n",
-			"desired replicas from 1 current (HPA tolerance 0.1; before min/maxReplicaCount and behavior):\n",
+			"desired replicas from 1 current, 1 ready (HPA tolerance 0.1; before min/maxReplicaCount and behavior):\n",
 			"  metricType AverageValue  ",
 			"  KEDA's default: ceil(value / target)\n",
 			"  metricType Value         ",
