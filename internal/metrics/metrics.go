@@ -88,7 +88,7 @@ func New(opts Options) *Metrics {
 		}, []string{"function", "code"}),
 		rpcs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "rpc_requests_total",
-			Help: "gRPC calls served, by full method name and gRPC status code.",
+			Help: "gRPC calls by full method name (\"unknown\" for one serve does not define) and gRPC status code, including calls refused before a handler.",
 		}, []string{"method", "code"}),
 		streams: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "streams_open",
