@@ -20,6 +20,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 
 	"github.com/nvml-scaler/nvml-scaler/nvml"
@@ -99,14 +101,17 @@ func exposition(t *testing.T) string {
 	m.NVMLError(&nvml.LoadError{})
 	m.NVMLError(nvml.ErrTimeout)
 
-	ok := func(context.Context, any) (any, error) { return nil, nil }
-	unavailable := func(context.Context, any) (any, error) { return nil, status.Error(codes.Unavailable, "stale") }
-	metrics := &grpc.UnaryServerInfo{FullMethod: "/externalscaler.ExternalScaler/GetMetrics"}
-	for _, h := range []grpc.UnaryHandler{ok, ok, unavailable} {
-		_, _ = m.unary(context.Background(), nil, metrics, h)
+	// Calls end through the stats handler, as gRPC reports them.
+	call := func(method string, err error) {
+		ctx := grpc.NewContextWithServerTransportStream(context.Background(), fakeStream(method))
+		rpcStats{m}.HandleRPC(ctx, &stats.End{Error: err})
 	}
-	stream := &grpc.StreamServerInfo{FullMethod: "/externalscaler.ExternalScaler/StreamIsActive"}
-	_ = m.stream(nil, nil, stream, func(any, grpc.ServerStream) error { return status.Error(codes.Canceled, "gone") })
+	for _, err := range []error{nil, nil, status.Error(codes.Unavailable, "stale")} {
+		call("/externalscaler.ExternalScaler/GetMetrics", err)
+	}
+	call("/externalscaler.ExternalScaler/StreamIsActive", status.Error(codes.Canceled, "gone"))
+	_ = m.stream(nil, nil, &grpc.StreamServerInfo{FullMethod: "/externalscaler.ExternalScaler/StreamIsActive"},
+		func(any, grpc.ServerStream) error { return nil })
 
 	w := httptest.NewRecorder()
 	m.Handler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
@@ -137,3 +142,11 @@ func roundValue(t *testing.T, line string) string {
 	require.NoError(t, err, line)
 	return line[:i+1] + strconv.FormatFloat(v, 'g', 10, 64)
 }
+
+// fakeStream is the method name of a call, as gRPC's stats handler finds it.
+type fakeStream string
+
+func (f fakeStream) Method() string             { return string(f) }
+func (fakeStream) SetHeader(metadata.MD) error  { return nil }
+func (fakeStream) SendHeader(metadata.MD) error { return nil }
+func (fakeStream) SetTrailer(metadata.MD) error { return nil }
