@@ -150,12 +150,8 @@ func runServe(ctx context.Context, d *deps, f *serveFlags) error {
 		return errors.Join(err, sampler.Close())
 	}
 	srv, err := scaler.NewServer(scaler.ServerConfig{Sampler: sampler, Logger: log,
-<<<<<<< HEAD
-		GRPCOptions: append(grpcCreds(tlsr), m.ServerOptions()...), Reflection: f.reflection, Engines: eng.metrics()})
-=======
 		GRPCOptions: append(countedCreds(tlsr, m), m.ServerOptions()...), Reflection: f.reflection,
-		Limits: scaler.Limits{OnRefused: m.CallRefused}, OnConnRefused: m.ConnRefused})
->>>>>>> harden
+		Limits: scaler.Limits{OnRefused: m.CallRefused}, OnConnRefused: m.ConnRefused, Engines: eng.metrics()})
 	if err != nil {
 		return errors.Join(err, sampler.Close())
 	}
