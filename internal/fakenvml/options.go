@@ -49,6 +49,7 @@ type config struct {
 	churn    int
 	blocks   []timedRule
 	holds    []timedRule
+	gpuHolds []gpuHold
 	mismatch *uint64
 	speed    float64
 	errs     []error
@@ -182,6 +183,27 @@ func Hold(symbol string, max time.Duration) Option {
 		c.holds = append(c.holds, timedRule{symbol, max})
 	}
 }
+
+type gpuHold struct {
+	device int
+	max    time.Duration
+}
+
+// HoldGPU makes every call on a handle of GPU index (or of its MIG devices)
+// wait until [Fake.Release] of [GPUHoldName](index), or until max has
+// passed: one hung GPU among healthy ones. It starts held, like [Hold].
+func HoldGPU(index int, max time.Duration) Option {
+	return func(c *config) {
+		if max < time.Millisecond || max.Milliseconds() > math.MaxUint32 {
+			c.errorf("hold GPU %d for %v: want 1 ms to 49 days", index, max)
+		}
+		c.gpuHolds = append(c.gpuHolds, gpuHold{index, max})
+	}
+}
+
+// GPUHoldName is the name [Fake.Hold] and [Fake.Release] take for the hold
+// [HoldGPU] sets on GPU index.
+func GPUHoldName(index int) string { return fmt.Sprintf("gpu%d", index) }
 
 // Mismatch makes every call except nvmlShutdown and nvmlErrorString return
 // NVML_ERROR_LIB_RM_VERSION_MISMATCH (18) from fromStep on, as after a driver

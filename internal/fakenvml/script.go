@@ -341,6 +341,13 @@ func (sw *scriptWriter) faults(cfg *config) {
 	for _, h := range cfg.holds {
 		sw.line("blockfile %s %s %d", h.symbol, escape(holdFile(h.symbol)), h.d.Milliseconds())
 	}
+	for _, h := range cfg.gpuHolds {
+		if h.device < 0 || h.device >= n {
+			sw.errorf("hold GPU %d: the recording has %d devices", h.device, n)
+			continue
+		}
+		sw.line("holdgpu %d %s %d", h.device, escape(holdFile(GPUHoldName(h.device))), h.max.Milliseconds())
+	}
 	if cfg.mismatch != nil {
 		sw.line("mismatch %d", *cfg.mismatch)
 	}

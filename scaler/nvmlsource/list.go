@@ -76,7 +76,7 @@ func (s *Source) listGPU(i int, reuse map[string]*entry) ([]*entry, error) {
 		s.report(err)
 		s.opts.Logger.Warn("listing MIG devices failed; retrying at the next refresh",
 			"index", i, "uuid", info.UUID, "err", err)
-		s.suspect = true
+		s.suspect.Store(true)
 		return out, nil
 	}
 	for _, sl := range slots {

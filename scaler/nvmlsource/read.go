@@ -66,7 +66,7 @@ func (s *Source) checkMIG(e *entry) error {
 	if err == nil && uuid == e.info.UUID {
 		return nil
 	}
-	s.suspect = true
+	s.suspect.Store(true)
 	if err != nil {
 		return s.classify(fmt.Errorf("MIG device %s: %w", e.info.UUID, err))
 	}

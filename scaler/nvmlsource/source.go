@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/nvml-scaler/nvml-scaler/nvml"
@@ -37,8 +38,8 @@ type Options struct {
 	Logger *slog.Logger
 	// OnError, when set, receives every failed NVML call (an error wrapping an
 	// *nvml.CallError) and every failure to load the library (an
-	// *nvml.LoadError), from the Source's goroutine. It must not block. Metrics
-	// use it.
+	// *nvml.LoadError), possibly from several goroutines at once (Reads of
+	// different devices run concurrently). It must not block. Metrics use it.
 	OnError func(error)
 	// RefreshInterval is how often [Source.Refresh] lists the devices again
 	// (GPUs that could not be opened, MIG layouts); 0 means
@@ -53,7 +54,9 @@ type Options struct {
 // changes under a running process.
 const DefaultRefreshInterval = 30 * time.Second
 
-// Source reads GPUs through NVML. It is used by one goroutine (the Sampler).
+// Source reads GPUs through NVML for the Sampler, which may Read different
+// positions concurrently (NVML is thread-safe; each entry is touched by the
+// Read of its own position only) and lists only while no Read runs.
 type Source struct {
 	opts    Options
 	lib     *nvml.Library
@@ -63,7 +66,7 @@ type Source struct {
 	// suspect is set when a MIG handle stopped answering as its device, so
 	// the next Refresh re-lists at once.
 	lastList time.Time
-	suspect  bool
+	suspect  atomic.Bool
 }
 
 // entry is everything the Source keeps for one position.
@@ -186,7 +189,8 @@ func (s *Source) release() error {
 		errs = append(errs, s.lib.Close())
 	}
 	s.lib, s.inited = nil, false
-	s.entries, s.suspect = nil, false
+	s.entries = nil
+	s.suspect.Store(false)
 	return errors.Join(errs...)
 }
 

@@ -204,6 +204,13 @@ nvmlReturn_t fake_device(const struct fake_call *c, nvmlDevice_t h, struct fake_
 	} else {
 		return NVML_ERROR_INVALID_ARGUMENT;
 	}
+	if (t->dev->holdfile) { // a hung GPU: only calls on its handles wait
+		struct timespec t0;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		int64_t max = (int64_t)t->dev->hold_ms * 1000000;
+		while (access(t->dev->holdfile, F_OK) == 0 && elapsed_ns(&t0) < max)
+			sleep_ms(1);
+	}
 	if (c->raw >= t->dev->lost_from)
 		return NVML_ERROR_GPU_IS_LOST;
 	return NVML_SUCCESS;

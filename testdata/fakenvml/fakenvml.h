@@ -331,6 +331,8 @@ struct fake_dev {
 		struct fake_rule r;
 	} slotfail[FAKE_MAX_MIG]; // nvmlDeviceGetMigDeviceHandleByIndex(slot)
 	uint32_t nslotfail;
+	char *holdfile; // calls on this GPU's handles wait while it exists
+	uint32_t hold_ms;
 };
 
 struct fake_sample {
