@@ -171,6 +171,10 @@ func (s *Sampler) sweep(ctx context.Context) (snap *Snapshot, err error) {
 		}
 		gpus[i] = gpuFrom(*d, &c.r, c.err)
 	}
+	if err := parent.Err(); err != nil {
+		return nil, fmt.Errorf("sweep abandoned at device %d of %d after %v: %w", len(s.devices), len(s.devices),
+			s.now().Sub(start).Round(time.Millisecond), context.Cause(parent))
+	}
 	if usable > 0 && hung == usable {
 		return nil, fmt.Errorf("sweep abandoned: a call on each of the %d devices has not returned after %v: %w",
 			usable, s.now().Sub(start).Round(time.Millisecond), context.DeadlineExceeded)
