@@ -2,7 +2,16 @@
 
 package nvml
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
+
+// GPMMinInterval is the shortest gap between two GPM samples that metrics are
+// computed over: nvml.h says the interval between two nvmlGpmSampleGet calls
+// "should be greater than 100ms due to the internal sample refresh rate", and
+// values over a shorter gap are not to be trusted.
+const GPMMinInterval = 100 * time.Millisecond
 
 // GPMMetricID is nvmlGpmMetricId_t. GPM (GPU Performance Monitoring, Hopper and
 // newer) measures activity between two samples; values are percent unless noted.
@@ -57,9 +66,27 @@ type GPMSampler struct {
 	prev     uintptr
 	cur      uintptr
 	havePrev bool
+	prevAt   time.Time // when prev was read
+	maxGap   time.Duration
+	now      func() time.Time
 	req      gpmMetricsGet
 	out      []GPMResult
 }
+
+// SetClock replaces time.Now as the clock the gaps between samples are
+// measured on (nil restores time.Now), for callers driven by a fake clock.
+func (s *GPMSampler) SetClock(now func() time.Time) {
+	if now == nil {
+		now = time.Now
+	}
+	s.now = now
+}
+
+// SetMaxGap makes [GPMSampler.Sample] prime again, instead of returning
+// metrics, when more than d has passed since the previous sample (after a
+// hang or a long pause): an average over minutes is not a current value. 0,
+// the default, means no limit.
+func (s *GPMSampler) SetMaxGap(d time.Duration) { s.maxGap = d }
 
 // NewGPMSampler allocates the NVML samples (nvmlGpmSampleAlloc) for measuring
 // ids on d. It fails with ErrFunctionNotFound on drivers without GPM, and with
@@ -74,7 +101,7 @@ func (d Device) NewGPMSampler(ids ...GPMMetricID) (*GPMSampler, error) {
 	if len(ids) == 0 || len(ids) > gpmMetricMax {
 		return nil, fmt.Errorf("GPM sampler with %d metrics: want 1 to %d: %w", len(ids), gpmMetricMax, ErrInvalidArgument)
 	}
-	s := &GPMSampler{dev: d, ids: append([]GPMMetricID(nil), ids...), out: make([]GPMResult, len(ids))}
+	s := &GPMSampler{dev: d, ids: append([]GPMMetricID(nil), ids...), out: make([]GPMResult, len(ids)), now: time.Now}
 	if err := d.lib.check(key, f.gpmAlloc(&s.prev)); err != nil {
 		return nil, err
 	}
@@ -86,25 +113,40 @@ func (d Device) NewGPMSampler(ids ...GPMMetricID) (*GPMSampler, error) {
 }
 
 // Sample reads a GPM sample (nvmlGpmSampleGet) and returns the metrics between it
-// and the previous one (nvmlGpmMetricsGet). The first call only primes the
-// sampler and returns nil, nil. The returned slice is reused by the next call.
-// If reading the sample fails, the next successful call primes again.
+// and the previous one (nvmlGpmMetricsGet). It returns nil, nil — no metrics
+// this time — when it only primes: on the first call, after a failed call,
+// and when more than the SetMaxGap limit has passed since the previous
+// sample. Less than [GPMMinInterval] after the previous sample it reads
+// nothing and returns nil, nil, keeping the previous sample, so the next
+// call measures over the whole gap. The returned slice is reused by the next
+// call.
 func (s *GPMSampler) Sample() ([]GPMResult, error) {
 	lib := s.dev.lib
 	if err := lib.usable(false, "nvmlGpmSampleGet"); err != nil {
 		return nil, err
 	}
-	if err := lib.check("nvmlGpmSampleGet", lib.fn.gpmSampleGet(s.dev.handle, s.cur)); err != nil {
+	if s.havePrev && s.now().Sub(s.prevAt) < GPMMinInterval {
+		return nil, nil
+	}
+	if err := lib.check("nvmlGpmSampleGet", s.read()); err != nil {
 		s.havePrev = false
 		return nil, err
 	}
-	s.prev, s.cur = s.cur, s.prev
-	if !s.havePrev {
+	at := s.now()
+	gap := at.Sub(s.prevAt)
+	s.prev, s.cur, s.prevAt = s.cur, s.prev, at
+	if !s.havePrev || s.maxGap > 0 && gap > s.maxGap {
 		s.havePrev = true
 		return nil, nil
 	}
 	// After the swap, prev holds the sample just read and cur the older one.
 	return s.metrics(s.cur, s.prev)
+}
+
+// read takes a sample into cur: of the whole GPU, or of one GPU instance
+// (MIG samplers come later).
+func (s *GPMSampler) read() Return {
+	return s.dev.lib.fn.gpmSampleGet(s.dev.handle, s.cur)
 }
 
 func (s *GPMSampler) metrics(older, newer uintptr) ([]GPMResult, error) {

@@ -74,7 +74,7 @@ type prober struct {
 }
 
 func newProber(d *deps, f *probeFlags) (*prober, error) {
-	src, desc, err := f.source.open(d, slog.New(slog.DiscardHandler))
+	src, desc, err := f.source.open(d, slog.New(slog.DiscardHandler), f.interval)
 	if err != nil {
 		return nil, err
 	}

@@ -45,8 +45,14 @@ type Options struct {
 	// (GPUs that could not be opened, MIG layouts); 0 means
 	// DefaultRefreshInterval.
 	RefreshInterval time.Duration
-	// Now is the clock for RefreshInterval; nil means time.Now.
+	// Now is the clock for RefreshInterval and for the gaps between GPM
+	// samples; nil means time.Now.
 	Now func() time.Time
+	// GPMMaxGap makes a GPU's GPM sampler prime again, rather than answer,
+	// after a gap longer than this since its previous sample (a hang, a
+	// long pause): pass StaleIntervals × the sweep interval. 0 means no
+	// limit. Samples under nvml.GPMMinInterval apart are never measured.
+	GPMMaxGap time.Duration
 }
 
 // DefaultRefreshInterval is how often the device list is rebuilt by default:
@@ -167,6 +173,8 @@ func (s *Source) gpmSampler(d nvml.Device, info scaler.Device) *nvml.GPMSampler 
 		s.opts.Logger.Warn("GPM unavailable", "uuid", info.UUID, "err", err)
 		return nil
 	}
+	g.SetMaxGap(s.opts.GPMMaxGap)
+	g.SetClock(s.opts.Now)
 	return g
 }
 

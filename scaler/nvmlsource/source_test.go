@@ -5,7 +5,9 @@ package nvmlsource
 import (
 	"context"
 	"path/filepath"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -26,7 +28,7 @@ func load(t testing.TB, name string) *recording.Recording {
 func newSource(t testing.TB, rec *recording.Recording, opts ...fakenvml.Option) (*Source, *fakenvml.Fake) {
 	t.Helper()
 	f := fakenvml.New(t, rec, opts...)
-	s := New(Options{LibraryPath: f.LibPath})
+	s := New(Options{LibraryPath: f.LibPath, Now: steppingClock()})
 	t.Cleanup(func() { assert.NoError(t, s.Close()) })
 	return s, f
 }
@@ -172,4 +174,17 @@ func TestSamplerOverNVML(t *testing.T) {
 	got := snap.GPUs[0].Metrics[scaler.SMActive]
 	require.True(t, got.OK())
 	assert.Equal(t, want, got.V)
+}
+
+// steppingClock moves 200 ms on every reading, so that Reads made back to
+// back are more than nvml.GPMMinInterval apart.
+func steppingClock() func() time.Time {
+	var mu sync.Mutex
+	t := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	return func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		t = t.Add(2 * nvml.GPMMinInterval)
+		return t
+	}
 }
