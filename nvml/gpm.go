@@ -67,6 +67,8 @@ type GPMSampler struct {
 	cur      uintptr
 	havePrev bool
 	prevAt   time.Time // when prev was read
+	mig      bool      // samples one GPU instance of dev (nvmlGpmMigSampleGet)
+	gi       uint32
 	maxGap   time.Duration
 	now      func() time.Time
 	req      gpmMetricsGet
@@ -92,9 +94,35 @@ func (s *GPMSampler) SetMaxGap(d time.Duration) { s.maxGap = d }
 // ids on d. It fails with ErrFunctionNotFound on drivers without GPM, and with
 // ErrInvalidArgument when ids is empty or longer than NVML allows.
 func (d Device) NewGPMSampler(ids ...GPMMetricID) (*GPMSampler, error) {
+	f := d.lib.fn
+	return d.newGPMSampler(f.gpmSampleGet == nil, "nvmlGpmSampleAlloc", ids)
+}
+
+// NewMIGGPMSampler is [Device.NewGPMSampler] for one GPU instance of d, a GPU
+// in MIG mode: its samples come from nvmlGpmMigSampleGet(d, gpuInstanceID),
+// so GPM metrics exist for each MIG device (utilization does not). Take
+// gpuInstanceID from [Device.GPUInstanceID] of the MIG device; the compute
+// instances of one GPU instance share its values. It fails with
+// ErrFunctionNotFound on drivers without nvmlGpmMigSampleGet.
+func (d Device) NewMIGGPMSampler(gpuInstanceID int, ids ...GPMMetricID) (*GPMSampler, error) {
+	if gpuInstanceID < 0 || uint64(gpuInstanceID) > uint64(^uint32(0)) {
+		return nil, fmt.Errorf("GPM sampler for GPU instance %d: %w", gpuInstanceID, ErrInvalidArgument)
+	}
+	s, err := d.newGPMSampler(d.lib.fn.gpmMIGSample == nil, "nvmlGpmMigSampleGet", ids)
+	if err != nil {
+		return nil, err
+	}
+	s.mig, s.gi = true, uint32(gpuInstanceID)
+	return s, nil
+}
+
+func (d Device) newGPMSampler(noSampleGet bool, sampleKey string, ids []GPMMetricID) (*GPMSampler, error) {
 	const key = "nvmlGpmSampleAlloc"
 	f := d.lib.fn
-	missing := f.gpmAlloc == nil || f.gpmFree == nil || f.gpmSampleGet == nil || f.gpmMetricsGet == nil
+	if err := d.lib.usable(noSampleGet, sampleKey); err != nil {
+		return nil, err
+	}
+	missing := f.gpmAlloc == nil || f.gpmFree == nil || f.gpmMetricsGet == nil
 	if err := d.lib.usable(missing, key); err != nil {
 		return nil, err
 	}
@@ -128,7 +156,7 @@ func (s *GPMSampler) Sample() ([]GPMResult, error) {
 	if s.havePrev && s.now().Sub(s.prevAt) < GPMMinInterval {
 		return nil, nil
 	}
-	if err := lib.check("nvmlGpmSampleGet", s.read()); err != nil {
+	if err := lib.check(s.sampleKey(), s.read()); err != nil {
 		s.havePrev = false
 		return nil, err
 	}
@@ -143,9 +171,11 @@ func (s *GPMSampler) Sample() ([]GPMResult, error) {
 	return s.metrics(s.cur, s.prev)
 }
 
-// read takes a sample into cur: of the whole GPU, or of one GPU instance
-// (MIG samplers come later).
+// read takes a sample into cur: of the whole GPU, or of one GPU instance.
 func (s *GPMSampler) read() Return {
+	if s.mig {
+		return s.dev.lib.fn.gpmMIGSample(s.dev.handle, s.gi, s.cur)
+	}
 	return s.dev.lib.fn.gpmSampleGet(s.dev.handle, s.cur)
 }
 
@@ -181,4 +211,11 @@ func (s *GPMSampler) Close() error {
 		return e1
 	}
 	return e2
+}
+
+func (s *GPMSampler) sampleKey() string {
+	if s.mig {
+		return "nvmlGpmMigSampleGet"
+	}
+	return "nvmlGpmSampleGet"
 }

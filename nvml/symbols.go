@@ -42,11 +42,13 @@ type functions struct {
 	migByIndex    func(dev uintptr, i uint32, mig *uintptr) Return
 	isMIG         func(dev uintptr, is *uint32) Return
 	migParent     func(mig uintptr, dev *uintptr) Return
+	gpuInstanceID func(mig uintptr, id *uint32) Return
 
 	gpmSupport    func(dev uintptr, s *gpmSupport) Return
 	gpmAlloc      func(s *uintptr) Return
 	gpmFree       func(s uintptr) Return
 	gpmSampleGet  func(dev uintptr, s uintptr) Return
+	gpmMIGSample  func(dev uintptr, gpuInstanceID uint32, s uintptr) Return
 	gpmMetricsGet func(m *gpmMetricsGet) Return
 }
 
@@ -129,6 +131,8 @@ func (l *Library) resolveMIGAndGPM() {
 	l.bind(&f.gpmAlloc, "nvmlGpmSampleAlloc", "nvmlGpmSampleAlloc")
 	l.bind(&f.gpmFree, "nvmlGpmSampleFree", "nvmlGpmSampleFree")
 	l.bind(&f.gpmSampleGet, "nvmlGpmSampleGet", "nvmlGpmSampleGet")
+	l.bind(&f.gpmMIGSample, "nvmlGpmMigSampleGet", "nvmlGpmMigSampleGet")
+	l.bind(&f.gpuInstanceID, "nvmlDeviceGetGpuInstanceId", "nvmlDeviceGetGpuInstanceId")
 	l.bind(&f.gpmMetricsGet, "nvmlGpmMetricsGet", "nvmlGpmMetricsGet")
 }
 

@@ -50,6 +50,7 @@ type config struct {
 	blocks   []timedRule
 	holds    []timedRule
 	gpuHolds []gpuHold
+	migLives []migLife
 	mismatch *uint64
 	speed    float64
 	errs     []error
@@ -181,6 +182,27 @@ func Hold(symbol string, max time.Duration) Option {
 			c.errorf("hold %q for %v: want 1 ms to 49 days", symbol, max)
 		}
 		c.holds = append(c.holds, timedRule{symbol, max})
+	}
+}
+
+type migLife struct {
+	device, k int
+	from, to  uint64
+}
+
+// MIGLifetime makes the k-th MIG device of GPU index (in the recording's
+// list, not its slot) exist only in steps from ≤ step < to (to 0: no end):
+// outside, slot lookups and UUID lookups miss it and calls on its handle
+// answer NVML_ERROR_INVALID_ARGUMENT (2), as after mig-manager destroyed it.
+// Two MIG devices sharing a slot with disjoint lifetimes model a slice
+// replaced under a new UUID. The fake's GPU instance id of MIG device k is
+// k+1 (what [SyntheticMIG] gives its processes).
+func MIGLifetime(index, k int, from, to uint64) Option {
+	return func(c *config) {
+		if to != 0 && to <= from {
+			c.errorf("MIG device %d of GPU %d: empty step range [%d, %d)", k, index, from, to)
+		}
+		c.migLives = append(c.migLives, migLife{index, k, from, to})
 	}
 }
 

@@ -81,6 +81,9 @@ type entry struct {
 	info    scaler.Device
 	gpm     *nvml.GPMSampler // nil where GPM is unsupported
 	procBuf []nvml.ProcessInfo
+	// migParent: a GPU in MIG mode with MIG devices, whose memory and
+	// process queries may answer NO_PERMISSION, which means "not here".
+	migParent bool
 }
 
 // New returns a Source that loads NVML on its first Devices call, so a node
@@ -156,18 +159,43 @@ func (s *Source) init() error {
 	return nil
 }
 
-// gpmSampler returns a primed GPM sampler for the scaler's GPM metrics, or nil
+// gpmSampler returns a GPM sampler for the scaler's GPM metrics, or nil
 // when the GPU or driver has no GPM (pre-Hopper, old driver).
 func (s *Source) gpmSampler(d nvml.Device, info scaler.Device) *nvml.GPMSampler {
 	ok, err := d.GPMSupported()
 	if err != nil || !ok {
 		return nil
 	}
+	g, err := d.NewGPMSampler(gpmIDs()...)
+	return s.setUpGPM(g, info, err)
+}
+
+// migGPMSampler returns a GPM sampler for MIG device m's GPU instance on
+// parent (nvmlGpmMigSampleGet), or nil when the driver has none. MIG
+// devices that are compute instances of one GPU instance read the same
+// values.
+func (s *Source) migGPMSampler(parent, m nvml.Device, info scaler.Device) *nvml.GPMSampler {
+	gi, err := m.GPUInstanceID()
+	if err != nil {
+		s.report(err)
+		s.opts.Logger.Warn("GPM unavailable on MIG device: no GPU instance id", "uuid", info.UUID, "err", err)
+		return nil
+	}
+	g, err := parent.NewMIGGPMSampler(gi, gpmIDs()...)
+	return s.setUpGPM(g, info, err)
+}
+
+func gpmIDs() []nvml.GPMMetricID {
 	ids := make([]nvml.GPMMetricID, scaler.NumGPMMetrics)
 	for m := range scaler.NumGPMMetrics {
 		ids[m] = nvml.GPMMetricID(m.NVMLID())
 	}
-	g, err := d.NewGPMSampler(ids...)
+	return ids
+}
+
+// setUpGPM finishes a sampler New*GPMSampler returned, or logs why there is
+// none.
+func (s *Source) setUpGPM(g *nvml.GPMSampler, info scaler.Device, err error) *nvml.GPMSampler {
 	if err != nil {
 		s.report(err)
 		s.opts.Logger.Warn("GPM unavailable", "uuid", info.UUID, "err", err)

@@ -301,7 +301,7 @@ MIG_API nvmlReturn_t nvmlDeviceGetMigDeviceHandleByIndex(nvmlDevice_t device, un
 		if (t.dev->slotfail[k].slot == index && (r = fake_rule_ret(&c, &t.dev->slotfail[k].r)) != NVML_SUCCESS)
 			return r;
 	for (uint32_t k = 0; k < t.dev->nmig; k++) {
-		if (t.dev->mig[k].index == index) {
+		if (t.dev->mig[k].index == index && fake_mig_alive(&c, &t.dev->mig[k])) {
 			*mig = fake_mig_handle(t.index, k);
 			return NVML_SUCCESS;
 		}
@@ -330,5 +330,19 @@ MIG_API nvmlReturn_t nvmlDeviceGetDeviceHandleFromMigDeviceHandle(nvmlDevice_t m
 	if (device == NULL || t.mig == NULL)
 		return NVML_ERROR_INVALID_ARGUMENT;
 	*device = fake_gpu_handle(t.index);
+	return NVML_SUCCESS;
+}
+
+MODERN_API nvmlReturn_t nvmlDeviceGetGpuInstanceId(nvmlDevice_t device, unsigned int *id) {
+	struct fake_call c;
+	struct fake_target t;
+	nvmlReturn_t r = begin(SYM_nvmlDeviceGetGpuInstanceId, device, &c, &t);
+	if (r != NVML_SUCCESS)
+		return r;
+	if (id == NULL)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	if (t.mig == NULL) // a GPU handle has no GPU instance
+		return NVML_ERROR_NOT_SUPPORTED;
+	*id = t.mig->gi;
 	return NVML_SUCCESS;
 }

@@ -235,6 +235,8 @@ _Static_assert(sizeof(nvmlGpmSupport_t) == 8, "nvmlGpmSupport_t");
 	X(nvmlGpmSampleGet, 2)                             \
 	X(nvmlGpmMetricsGet, 2)                            \
 	X(nvmlDeviceGetConfComputeMemSizeInfo, 2)          \
+	X(nvmlDeviceGetGpuInstanceId, 2)                   \
+	X(nvmlGpmMigSampleGet, 2)                          \
 	X(nvmlDeviceGetRunningProcessDetailList, 3)
 
 enum fake_sym {
@@ -294,6 +296,8 @@ struct fake_gpm {
 struct fake_mig {
 	uint32_t index; // nvmlDeviceGetMigDeviceHandleByIndex index
 	struct fake_str uuid, name;
+	uint32_t gi;       // nvmlDeviceGetGpuInstanceId; default k + 1
+	uint64_t from, to; // exists in steps [from, to) (mig-manager reconfigures)
 };
 
 struct fake_rule {
@@ -435,5 +439,6 @@ const struct fake_msample *fake_msample(const struct fake_call *c, uint32_t slot
 int fake_churn(void);
 nvmlReturn_t fake_copy_str(const struct fake_str *fs, char *buf, unsigned int len);
 nvmlReturn_t fake_rule_ret(const struct fake_call *c, const struct fake_rule *r);
+int fake_mig_alive(const struct fake_call *c, const struct fake_mig *m);
 
 #endif

@@ -61,6 +61,12 @@
 //                                           or UUID) answer ret in steps
 //                                           [from, to), to 0: no end (a GPU
 //                                           the cgroup denies: 4)
+//   miglife <i> <k> <from> <to>             MIG device k of GPU i exists only in
+//                                           steps [from, to) (to 0: no end);
+//                                           outside, lookups miss it and its
+//                                           handle answers 2, as after
+//                                           mig-manager destroyed it
+//   miggi <i> <k> <gi>                      its GPU instance id (default k+1)
 //   holdgpu <i> <path> <maxms>              every call on a handle of GPU i (or
 //                                           its MIG devices) waits while path
 //                                           exists, as blockfile does
@@ -486,6 +492,23 @@ static int parse_line(struct lex *l, struct fake_state *st) {
 		return parse_fail(l, st);
 	if (strcmp(d, "lost") == 0)
 		return get_dev(l, st, &i) || get_u64(l, "from step", &st->dev[i].lost_from);
+	if (strcmp(d, "miglife") == 0) {
+		uint32_t k;
+		if (get_dev(l, st, &i) || get_mig(l, st, i, &k))
+			return -1;
+		struct fake_mig *m = &st->dev[i].mig[k];
+		if (get_u64(l, "from step", &m->from) || get_u64(l, "to step", &m->to))
+			return -1;
+		if (m->to == 0)
+			m->to = FAKE_NEVER;
+		return 0;
+	}
+	if (strcmp(d, "miggi") == 0) {
+		uint32_t k;
+		if (get_dev(l, st, &i) || get_mig(l, st, i, &k))
+			return -1;
+		return get_u32(l, "GPU instance id", &st->dev[i].mig[k].gi);
+	}
 	if (strcmp(d, "holdgpu") == 0)
 		return get_dev(l, st, &i) || get_path(l, st, &st->dev[i].holdfile) ||
 		       get_u32(l, "max milliseconds", &st->dev[i].hold_ms);
@@ -590,8 +613,11 @@ static struct fake_state *new_state(void) {
 		struct fake_dev *d = &st->dev[i];
 		d->name.ret = d->uuid.ret = d->pci.ret = d->arch.ret = d->powerlimit.ret = d->maxmig.ret =
 		    d->gpm.ret = d->cc.ret = d->mem1.ret = d->migmode.ret = NVML_ERROR_NOT_SUPPORTED;
-		for (int k = 0; k < FAKE_MAX_MIG; k++)
+		for (int k = 0; k < FAKE_MAX_MIG; k++) {
 			d->mig[k].uuid.ret = d->mig[k].name.ret = NVML_ERROR_NOT_SUPPORTED;
+			d->mig[k].gi = (uint32_t)k + 1;
+			d->mig[k].to = FAKE_NEVER;
+		}
 		d->lost_from = FAKE_NEVER;
 	}
 	return st;
