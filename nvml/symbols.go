@@ -34,6 +34,7 @@ type functions struct {
 	powerUsage    func(dev uintptr, mw *uint32) Return
 	powerLimit    func(dev uintptr, mw *uint32) Return
 	temperature   func(dev uintptr, sensor uint32, c *uint32) Return
+	temperatureV  func(dev uintptr, t *temperatureV1) Return
 	clockInfo     func(dev uintptr, clock uint32, mhz *uint32) Return
 	processes     func(dev uintptr, count *uint32, infos *ProcessInfo) Return
 	processesV1   func(dev uintptr, count *uint32, infos *processInfoV1) Return
@@ -91,6 +92,7 @@ func (l *Library) resolveDevice() {
 	l.bind(&f.powerUsage, "nvmlDeviceGetPowerUsage", "nvmlDeviceGetPowerUsage")
 	l.bind(&f.powerLimit, "nvmlDeviceGetEnforcedPowerLimit", "nvmlDeviceGetEnforcedPowerLimit")
 	l.bind(&f.temperature, "nvmlDeviceGetTemperature", "nvmlDeviceGetTemperature")
+	l.bind(&f.temperatureV, "nvmlDeviceGetTemperatureV", "nvmlDeviceGetTemperatureV")
 	l.bind(&f.clockInfo, "nvmlDeviceGetClockInfo", "nvmlDeviceGetClockInfo")
 	if !l.bind(&f.processes, "nvmlDeviceGetComputeRunningProcesses", l.processNames()...) {
 		l.bind(&f.processesV1, "nvmlDeviceGetComputeRunningProcesses", "nvmlDeviceGetComputeRunningProcesses")

@@ -55,6 +55,7 @@ var symbols = []struct {
 	{"nvmlDeviceGetConfComputeMemSizeInfo", 2},
 	{"nvmlDeviceGetGpuInstanceId", 2},
 	{"nvmlGpmMigSampleGet", 2},
+	{"nvmlDeviceGetTemperatureV", 3},
 	{"nvmlDeviceGetRunningProcessDetailList", 3},
 }
 

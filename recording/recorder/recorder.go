@@ -113,11 +113,18 @@ func sampleLoop(ctx context.Context, rec *recording.Recording, devs []nvml.Devic
 	rec.StartUnixNanos = start.UnixNano()
 	tick := time.NewTicker(opts.Interval)
 	defer tick.Stop()
+	last := time.Now() // the priming samples (see waitGPM)
 	for {
+		// A tick that came early (jitter) waits out GPM's minimum gap, so
+		// that every sample has GPM values.
+		if d := nvml.GPMMinInterval - time.Since(last); d > 0 {
+			time.Sleep(d)
+		}
 		s := recording.Sample{OffsetNanos: time.Since(start).Nanoseconds()}
 		for i, d := range devs {
 			s.Devices = append(s.Devices, sample(d, samplers[i]))
 		}
+		last = time.Now()
 		addMIGSamples(&s, devs)
 		rec.Samples = append(rec.Samples, s)
 		if time.Since(start) >= opts.Duration {

@@ -99,7 +99,7 @@ func TestErrorClassification(t *testing.T) {
 	rec := load(t, "h200-steps.json")
 	s, f := newSource(t, rec, fakenvml.LostGPU(0, 4),
 		fakenvml.Fail("nvmlDeviceGetPowerUsage", int32(nvml.ErrNotSupported), 0, 0),
-		fakenvml.Fail("nvmlDeviceGetTemperature", int32(nvml.ErrTimeout), 0, 0))
+		fakenvml.Fail("nvmlDeviceGetTemperatureV", int32(nvml.ErrTimeout), 0, 0))
 	_, err := s.Devices(context.Background())
 	require.NoError(t, err)
 	r, err := s.Read(context.Background(), 0)
@@ -107,6 +107,7 @@ func TestErrorClassification(t *testing.T) {
 	assert.Equal(t, scaler.ClassNotSupported, scaler.Classify(r.PowerMilliwatts.Err))
 	assert.ErrorIs(t, r.PowerMilliwatts.Err, nvml.ErrNotSupported, "the nvml error stays reachable")
 	assert.Equal(t, scaler.ClassTransient, scaler.Classify(r.TemperatureCelsius.Err))
+	assert.ErrorIs(t, r.TemperatureCelsius.Err, nvml.ErrTimeout)
 	assert.True(t, r.Utilization.OK)
 	f.SetStep(4)
 	_, err = s.Read(context.Background(), 0)

@@ -253,6 +253,28 @@ FAKE_EXPORT nvmlReturn_t nvmlDeviceGetTemperature(nvmlDevice_t device, int senso
 	return gpu_u32(SYM_nvmlDeviceGetTemperature, device, temp, SAMPLE, offsetof(struct fake_sample, temp));
 }
 
+// nvmlDeviceGetTemperatureV (R580+) answers what the deprecated call does,
+// through the versioned struct; sensor 0 only.
+R570_API nvmlReturn_t nvmlDeviceGetTemperatureV(nvmlDevice_t device, nvmlTemperature_v1_t *temp) {
+	const size_t off = offsetof(struct fake_sample, temp);
+	if (temp == NULL)
+		return gpu_u32(SYM_nvmlDeviceGetTemperatureV, device, NULL, SAMPLE, off);
+	if (temp->version != NVML_TEMPERATURE_V1 || temp->sensorType != NVML_TEMPERATURE_GPU) {
+		struct fake_call c;
+		struct fake_target t;
+		nvmlReturn_t r = begin(SYM_nvmlDeviceGetTemperatureV, device, &c, &t);
+		if (r != NVML_SUCCESS)
+			return r;
+		return temp->version != NVML_TEMPERATURE_V1 ? NVML_ERROR_ARGUMENT_VERSION_MISMATCH
+		                                            : NVML_ERROR_INVALID_ARGUMENT;
+	}
+	unsigned int v;
+	nvmlReturn_t r = gpu_u32(SYM_nvmlDeviceGetTemperatureV, device, &v, SAMPLE, off);
+	if (r == NVML_SUCCESS)
+		temp->temperature = (int)v;
+	return r;
+}
+
 // nvmlDeviceGetClockInfo knows type 1 (NVML_CLOCK_SM) only; the others answer
 // NVML_ERROR_NOT_SUPPORTED because recordings hold only the SM clock.
 FAKE_EXPORT nvmlReturn_t nvmlDeviceGetClockInfo(nvmlDevice_t device, int type, unsigned int *clock) {

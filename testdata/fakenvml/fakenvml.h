@@ -171,7 +171,17 @@ typedef struct {
 	unsigned int isSupportedDevice;
 } nvmlGpmSupport_t;
 
+// nvmlTemperature_v1_t (R580+), for nvmlDeviceGetTemperatureV.
+typedef struct {
+	unsigned int version;
+	int sensorType;
+	int temperature;
+} nvmlTemperature_v1_t;
+
+#define NVML_TEMPERATURE_V1 ((unsigned int)(sizeof(nvmlTemperature_v1_t) | (1u << 24)))
+
 _Static_assert(sizeof(nvmlUtilization_t) == 8, "nvmlUtilization_t");
+_Static_assert(NVML_TEMPERATURE_V1 == 0x0100000cu, "nvmlTemperature_v1");
 _Static_assert(sizeof(nvmlMemory_t) == 24, "nvmlMemory_t");
 _Static_assert(sizeof(nvmlMemory_v2_t) == 40, "nvmlMemory_v2_t");
 _Static_assert(NVML_MEMORY_V2 == 0x02000028u, "nvmlMemory_v2");
@@ -237,6 +247,7 @@ _Static_assert(sizeof(nvmlGpmSupport_t) == 8, "nvmlGpmSupport_t");
 	X(nvmlDeviceGetConfComputeMemSizeInfo, 2)          \
 	X(nvmlDeviceGetGpuInstanceId, 2)                   \
 	X(nvmlGpmMigSampleGet, 2)                          \
+	X(nvmlDeviceGetTemperatureV, 3)                    \
 	X(nvmlDeviceGetRunningProcessDetailList, 3)
 
 enum fake_sym {
