@@ -135,7 +135,7 @@ func runServe(ctx context.Context, d *deps, f *serveFlags) error {
 	}
 	m := metrics.New(metrics.Options{PerGPU: f.perGPUMetrics, Now: d.now})
 	f.source.onNVMLError = m.NVMLError
-	src, desc, err := f.source.open(d, log)
+	src, desc, err := f.source.open(d, log, f.interval)
 	if err != nil {
 		return err
 	}
@@ -150,12 +150,8 @@ func runServe(ctx context.Context, d *deps, f *serveFlags) error {
 		return errors.Join(err, sampler.Close())
 	}
 	srv, err := scaler.NewServer(scaler.ServerConfig{Sampler: sampler, Logger: log,
-<<<<<<< HEAD
-		GRPCOptions: append(grpcCreds(tlsr), m.ServerOptions()...), Reflection: f.reflection, Engines: eng.metrics()})
-=======
 		GRPCOptions: append(countedCreds(tlsr, m), m.ServerOptions()...), Reflection: f.reflection,
-		Limits: scaler.Limits{OnRefused: m.CallRefused}, OnConnRefused: m.ConnRefused})
->>>>>>> harden
+		Limits: scaler.Limits{OnRefused: m.CallRefused}, OnConnRefused: m.ConnRefused, Engines: eng.metrics()})
 	if err != nil {
 		return errors.Join(err, sampler.Close())
 	}
