@@ -4,15 +4,22 @@
 
 GO        ?= go
 BIN       ?= bin/nvml-scaler
+# The DaemonSet's binary: the same commands less `aggregate`, without client-go
+# (-tags agent; internal/cli/commands_agent.go). The image ships it as
+# /nvml-scaler and the full build as /nvml-scaler-aggregator.
+AGENT_BIN ?= bin/nvml-scaler-agent
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BENCHTIME ?= 2s
 
-.PHONY: build test test-keda test-e2e lint fmt vet bench fuzz cover image demo demo-test tidy-check recordings cross
+.PHONY: build build-agent test test-keda test-e2e lint fmt vet bench fuzz cover image demo demo-test tidy-check recordings cross
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/nvml-scaler
+
+build-agent:
+	CGO_ENABLED=0 $(GO) build -trimpath -tags agent -ldflags '$(LDFLAGS)' -o $(AGENT_BIN) ./cmd/nvml-scaler
 
 cross:
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -o /dev/null ./...

@@ -124,15 +124,15 @@ fi
 root=$work/root
 
 # 0. The Dockerfile must still be the recipe this script imitates.
-grep -q 'make build BIN=/out/nvml-scaler' Dockerfile.distroless || fail "Dockerfile.distroless no longer builds with 'make build BIN=/out/nvml-scaler'"
+grep -q 'make build-agent AGENT_BIN=/out/nvml-scaler ' Dockerfile.distroless || fail "Dockerfile.distroless no longer builds /nvml-scaler with 'make build-agent AGENT_BIN=/out/nvml-scaler'"
 grep -q '^FROM gcr.io/distroless/base-nossl-debian12:nonroot' Dockerfile.distroless || fail "Dockerfile.distroless: runtime base changed"
 grep -q '^ENTRYPOINT \["/nvml-scaler"\]' Dockerfile.distroless || fail "Dockerfile.distroless: ENTRYPOINT changed"
 
 # 1. Build as the Dockerfile's build stage does, for both architectures.
 "$GO" build -o "$work/imagetest" ./internal/tools/imagetest
 for arch in amd64 arm64; do
-	say "\$ GOOS=linux GOARCH=$arch make build BIN=$work/$arch/nvml-scaler"
-	GOOS=linux GOARCH=$arch make --no-print-directory build GO="$GO" BIN="$work/$arch/nvml-scaler" >/dev/null
+	say "\$ GOOS=linux GOARCH=$arch make build-agent AGENT_BIN=$work/$arch/nvml-scaler"
+	GOOS=linux GOARCH=$arch make --no-print-directory build-agent GO="$GO" AGENT_BIN="$work/$arch/nvml-scaler" >/dev/null
 	"$work/imagetest" elf -arch "$arch" "$work/$arch/nvml-scaler"
 done
 

@@ -43,25 +43,55 @@ func (d Device) MIGDeviceByIndex(i int) (Device, error) {
 	return Device{lib: d.lib, handle: h}, nil
 }
 
-// MIGDevices returns the MIG devices present under the GPU, skipping empty
-// slots. It returns none, without error, when MIG is off.
-func (d Device) MIGDevices() ([]Device, error) {
+// MIGSlot is one MIG slot of a GPU that is not empty.
+type MIGSlot struct {
+	// Slot is the index nvmlDeviceGetMigDeviceHandleByIndex was given, which
+	// nvmlDeviceGetIndex returns on the MIG handle and by which the device
+	// plugin's "index" strategy names MIG devices.
+	Slot int
+	// Device is the MIG device; the zero Device when Err is set.
+	Device Device
+	// Err is why the slot's handle could not be had when the answer was
+	// neither a device nor "empty".
+	Err error
+}
+
+// MIGSlots returns the GPU's non-empty MIG slots in slot order. Empty slots
+// are skipped: drivers answer NOT_FOUND for some and INVALID_ARGUMENT for
+// others. Any other answer for a slot is kept in that slot's Err, so one
+// broken slot does not hide the rest. It returns none, without error, when
+// MIG is off or not supported, and on drivers before R450, which have no
+// nvmlDeviceGetMaxMigDeviceCount.
+func (d Device) MIGSlots() ([]MIGSlot, error) {
 	n, err := d.MaxMIGDeviceCount()
+	if isReturn(err, ErrFunctionNotFound) {
+		return nil, nil
+	}
 	if err != nil || n == 0 {
 		return nil, ignoreNotSupported(err)
 	}
-	var out []Device
+	var out []MIGSlot
 	for i := range n {
 		m, err := d.MIGDeviceByIndex(i)
-		if isReturn(err, ErrNotFound) {
+		if isReturn(err, ErrNotFound) || isReturn(err, ErrInvalidArgument) {
 			continue
 		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
+		out = append(out, MIGSlot{Slot: i, Device: m, Err: err})
 	}
 	return out, nil
+}
+
+// MIGDevices returns the MIG devices of [Device.MIGSlots] whose handle could
+// be had, in slot order; slots that failed are left out.
+func (d Device) MIGDevices() ([]Device, error) {
+	slots, err := d.MIGSlots()
+	var out []Device
+	for _, s := range slots {
+		if s.Err == nil {
+			out = append(out, s.Device)
+		}
+	}
+	return out, err
 }
 
 // IsMIGDevice reports whether d is a MIG device handle (nvmlDeviceIsMigDeviceHandle).

@@ -5,6 +5,7 @@ package nvml
 import (
 	"errors"
 	"fmt"
+	"unsafe"
 )
 
 // processAttempts bounds how often ComputeProcesses retries when the process
@@ -20,6 +21,10 @@ const processAttempts = 8
 // the call is retried, up to 8 times; if it still does not fit, the error wraps
 // ErrInsufficientSize. On old drivers with only the unversioned call, the
 // instance ids are [ValueNotAvailableID]. PIDs are in the host's PID namespace.
+//
+// NVML is told that a buffer holds only as many entries as fit at 32 bytes
+// each (3/4 of len(buf)), because drivers 535.43–535.86 write 32-byte entries
+// from _v3; on those drivers _v2 is called instead (see [Library.Symbol]).
 func (d Device) ComputeProcesses(buf []ProcessInfo) ([]ProcessInfo, error) {
 	const key = "nvmlDeviceGetComputeRunningProcesses"
 	f, f1 := d.lib.fn.processes, d.lib.fn.processesV1
@@ -29,21 +34,23 @@ func (d Device) ComputeProcesses(buf []ProcessInfo) ([]ProcessInfo, error) {
 	if f == nil {
 		return d.computeProcessesV1(buf)
 	}
+	const size = unsafe.Sizeof(ProcessInfo{})
 	buf = buf[:cap(buf)]
 	for range processAttempts {
-		n := uint32(len(buf))
+		room := offered(len(buf), size)
+		n := room
 		var p *ProcessInfo
 		if n > 0 {
 			p = &buf[0]
 		}
 		r := f(d.handle, &n, p)
 		if r == Success {
-			return buf[:min(int(n), len(buf))], nil
+			return buf[:min(n, room)], nil
 		}
 		if r != ErrInsufficientSize {
 			return nil, d.lib.check(key, r)
 		}
-		buf = make([]ProcessInfo, grow(n, len(buf)))
+		buf = make([]ProcessInfo, entries(grow(n, int(room)), size))
 	}
 	return nil, fmt.Errorf("process list kept growing after %d attempts: %w",
 		processAttempts, d.lib.check(key, ErrInsufficientSize))
@@ -55,15 +62,33 @@ func grow(need uint32, have int) int {
 	return max(int(need)+int(need)/4+1, have+1)
 }
 
+// maxProcessEntry is the largest process entry a driver has been seen to
+// write, in bytes: R535's 32-byte _v3 entries.
+const maxProcessEntry = 32
+
+// offered is how many entries a buffer of n entries of size bytes is
+// announced to NVML as holding: as many as fit at maxProcessEntry bytes each.
+func offered(n int, size uintptr) uint32 {
+	return uint32(uintptr(n) * size / maxProcessEntry)
+}
+
+// entries is the length a buffer of size-byte entries needs so that offered
+// announces at least count.
+func entries(count int, size uintptr) int {
+	return int((uintptr(count)*maxProcessEntry + size - 1) / size)
+}
+
 func (d Device) computeProcessesV1(buf []ProcessInfo) ([]ProcessInfo, error) {
 	const key = "nvmlDeviceGetComputeRunningProcesses"
-	raw := make([]processInfoV1, max(cap(buf), 4))
+	const size = unsafe.Sizeof(processInfoV1{})
+	raw := make([]processInfoV1, entries(max(cap(buf), 4), size))
 	for range processAttempts {
-		n := uint32(len(raw))
+		room := offered(len(raw), size)
+		n := room
 		r := d.lib.fn.processesV1(d.handle, &n, &raw[0])
 		if r == Success {
 			out := buf[:0]
-			for _, p := range raw[:min(int(n), len(raw))] {
+			for _, p := range raw[:min(n, room)] {
 				out = append(out, ProcessInfo{PID: p.pid, UsedGPUMemory: p.usedGPUMemory,
 					GPUInstanceID: ValueNotAvailableID, ComputeInstanceID: ValueNotAvailableID})
 			}
@@ -72,7 +97,7 @@ func (d Device) computeProcessesV1(buf []ProcessInfo) ([]ProcessInfo, error) {
 		if r != ErrInsufficientSize {
 			return nil, d.lib.check(key, r)
 		}
-		raw = make([]processInfoV1, grow(n, len(raw)))
+		raw = make([]processInfoV1, entries(grow(n, int(room)), size))
 	}
 	return nil, errors.Join(fmt.Errorf("process list kept growing after %d attempts", processAttempts),
 		d.lib.check(key, ErrInsufficientSize))

@@ -93,9 +93,10 @@ type gpmMetric struct {
 }
 
 // gpmMetricMax is NVML_GPM_METRIC_MAX in the newest header (it grew 98 → 210 →
-// 333). The array must be as large as the library's own definition, because
-// NVML may validate or touch the whole struct; 333 covers every driver so far.
-const gpmMetricMax = 333
+// 333 → 477; TestABIMatchesNVMLHeader compares it with go-nvml's nvml.h). The
+// array must be as large as the library's own definition, because NVML may
+// validate or touch the whole struct; a larger one is harmless to older drivers.
+const gpmMetricMax = 477
 
 // gpmMetricsGet mirrors nvmlGpmMetricsGet_t.
 type gpmMetricsGet struct {

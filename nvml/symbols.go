@@ -90,10 +90,31 @@ func (l *Library) resolveDevice() {
 	l.bind(&f.powerLimit, "nvmlDeviceGetEnforcedPowerLimit", "nvmlDeviceGetEnforcedPowerLimit")
 	l.bind(&f.temperature, "nvmlDeviceGetTemperature", "nvmlDeviceGetTemperature")
 	l.bind(&f.clockInfo, "nvmlDeviceGetClockInfo", "nvmlDeviceGetClockInfo")
-	if !l.bind(&f.processes, "nvmlDeviceGetComputeRunningProcesses",
-		"nvmlDeviceGetComputeRunningProcesses_v3", "nvmlDeviceGetComputeRunningProcesses_v2") {
+	if !l.bind(&f.processes, "nvmlDeviceGetComputeRunningProcesses", l.processNames()...) {
 		l.bind(&f.processesV1, "nvmlDeviceGetComputeRunningProcesses", "nvmlDeviceGetComputeRunningProcesses")
 	}
+}
+
+// processNames orders the versioned process-list symbols. Drivers 535.43–535.86
+// write 32-byte entries from _v3 (usedGpuCcProtectedMemory at offset 24), not
+// the 24 bytes nvmlProcessInfo_t has in every header; such a library exports
+// nvmlDeviceGetConfComputeMemSizeInfo (new in R535) but not
+// nvmlDeviceGetRunningProcessDetailList (new when _v3 was fixed), so there
+// _v2, whose entries are 24 bytes, is taken first. ComputeProcesses also
+// sizes its buffers for 32-byte entries, so a driver the detection misses
+// cannot write past them either.
+func (l *Library) processNames() []string {
+	const v3, v2 = "nvmlDeviceGetComputeRunningProcesses_v3", "nvmlDeviceGetComputeRunningProcesses_v2"
+	if l.exports("nvmlDeviceGetConfComputeMemSizeInfo") && !l.exports("nvmlDeviceGetRunningProcessDetailList") {
+		return []string{v2, v3}
+	}
+	return []string{v3, v2}
+}
+
+// exports reports whether the library exports the C symbol name.
+func (l *Library) exports(name string) bool {
+	sym, err := purego.Dlsym(l.handle, name)
+	return err == nil && sym != 0
 }
 
 func (l *Library) resolveMIGAndGPM() {

@@ -16,7 +16,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 )
 
-// benchGPUs matches DESIGN.md's measurements: 8 fake H200s.
+// benchGPUs matches the measurements in docs/design.md: 8 fake H200s.
 const benchGPUs = 8
 
 func benchRequest() *pb.GetMetricsRequest {

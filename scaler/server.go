@@ -45,6 +45,16 @@ type ServerConfig struct {
 	// MaxRecvMsgSize is the largest request accepted, in bytes; 0 means
 	// DefaultMaxRecvMsgSize.
 	MaxRecvMsgSize int
+	// Limits holds the other bounds on callers (first message, calls open,
+	// refusal hook); its RPCTimeout and MaxRecvMsgSize are replaced by the
+	// fields above when those are set.
+	Limits Limits
+	// MaxConnections bounds the connections Serve's listener serves at once
+	// (see [LimitListener]); 0 means DefaultMaxConnections.
+	MaxConnections int
+	// OnConnRefused, when set, is called for each connection refused for
+	// MaxConnections.
+	OnConnRefused func()
 	// Reflection registers the gRPC reflection service in Serve (for grpcurl).
 	// Off by default: it describes the API to any caller.
 	Reflection bool
@@ -60,14 +70,14 @@ type ServerConfig struct {
 type Server struct {
 	pb.UnimplementedExternalScalerServer
 
-	sampler  *Sampler
-	log      *slog.Logger
-	opts     []grpc.ServerOption
-	shutdown time.Duration
-	// rpcTimeout and maxRecv are the limits of ServerOptions.
-	rpcTimeout time.Duration
-	maxRecv    int
-	reflection bool
+	sampler       *Sampler
+	log           *slog.Logger
+	opts          []grpc.ServerOption
+	shutdown      time.Duration
+	limits        Limits
+	maxConns      int
+	onConnRefused func()
+	reflection    bool
 	// streamResend is ServerConfig.StreamResend.
 	streamResend time.Duration
 
@@ -93,25 +103,26 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = DefaultShutdownTimeout
 	}
-	if cfg.RPCTimeout <= 0 {
-		cfg.RPCTimeout = DefaultRPCTimeout
+	if cfg.RPCTimeout > 0 {
+		cfg.Limits.RPCTimeout = cfg.RPCTimeout
 	}
-	if cfg.MaxRecvMsgSize <= 0 {
-		cfg.MaxRecvMsgSize = DefaultMaxRecvMsgSize
+	if cfg.MaxRecvMsgSize > 0 {
+		cfg.Limits.MaxRecvMsgSize = cfg.MaxRecvMsgSize
 	}
 	if cfg.StreamResend <= 0 {
 		cfg.StreamResend = DefaultStreamResend
 	}
 	return &Server{
-		sampler:      cfg.Sampler,
-		log:          cfg.Logger,
-		opts:         cfg.GRPCOptions,
-		shutdown:     cfg.ShutdownTimeout,
-		rpcTimeout:   cfg.RPCTimeout,
-		maxRecv:      cfg.MaxRecvMsgSize,
-		reflection:   cfg.Reflection,
-		streamResend: cfg.StreamResend,
-		stopping:     make(chan struct{}),
+		sampler:       cfg.Sampler,
+		log:           cfg.Logger,
+		opts:          cfg.GRPCOptions,
+		shutdown:      cfg.ShutdownTimeout,
+		limits:        cfg.Limits.withDefaults(),
+		maxConns:      cfg.MaxConnections,
+		onConnRefused: cfg.OnConnRefused,
+		reflection:    cfg.Reflection,
+		streamResend:  cfg.StreamResend,
+		stopping:      make(chan struct{}),
 	}, nil
 }
 
@@ -122,7 +133,8 @@ func (s *Server) Register(gs grpc.ServiceRegistrar) {
 	grpc_health_v1.RegisterHealthServer(gs, &health{sampler: s.sampler})
 }
 
-// Serve runs the Sampler and serves gRPC on lis until ctx ends. Then it ends
+// Serve runs the Sampler and serves gRPC on lis (at most MaxConnections at
+// once) until ctx ends. Then it ends
 // open StreamIsActive streams, stops accepting calls, waits up to
 // ShutdownTimeout for in-flight ones (GracefulStop, then Stop), waits up to
 // ShutdownTimeout more for the Sampler to close the Source (shutting NVML
@@ -155,7 +167,7 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 		s.gracefulStop(gs)
 	}()
 	s.log.Info("serving", "addr", lis.Addr().String(), "interval", s.sampler.Interval())
-	err := gs.Serve(lis)
+	err := gs.Serve(LimitListener(lis, s.maxConns, s.onConnRefused))
 	cancel()
 	<-stopped
 	s.waitSampler(sampled)

@@ -46,9 +46,31 @@ type Device struct {
 	Model string
 	// MIGParentUUID is the parent GPU's UUID for a MIG device, "" for a GPU.
 	MIGParentUUID string
-	// MIGIndex is the MIG device's index under its parent
-	// (nvmlDeviceGetMigDeviceHandleByIndex); 0 and meaningless for a GPU.
+	// MIGIndex is the MIG device's slot under its parent: the index
+	// nvmlDeviceGetMigDeviceHandleByIndex takes and nvmlDeviceGetIndex
+	// answers on the MIG handle, by which the device plugin's "index"
+	// strategy names it. Slots may be sparse. 0 and meaningless for a GPU.
 	MIGIndex int
+	// Unusable, when set, says why the Source cannot read this device: its
+	// handle or identity could not be had (NO_PERMISSION from the
+	// container's device cgroup, GPU_IS_LOST, INSUFFICIENT_POWER or
+	// IRQ_ISSUE before start, a broken MIG slot). UUID and Model may then be
+	// empty. The Sampler never Reads such a device: every snapshot reports
+	// it HealthFailed with this error, and the Source retries it at its own
+	// bounded pace through [Refresher].
+	Unusable error
+}
+
+// Refresher is implemented by a Source whose device list can change without
+// re-initialising: GPUs that could not be opened, MIG layouts that
+// mig-manager changes under a running process. The Sampler calls Refresh
+// before every sweep; the Source decides, at a bounded pace, whether to list
+// again, and answers changed = false (devs ignored) when it did not or the
+// list is the same. When changed, devs replaces the Sampler's list and Read
+// positions refer to it. An error matching [ErrReinit] makes the Sampler call
+// Devices; any other keeps the old list.
+type Refresher interface {
+	Refresh(ctx context.Context) (devs []Device, changed bool, err error)
 }
 
 // IsMIG reports whether d is a MIG device.

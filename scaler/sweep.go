@@ -138,10 +138,16 @@ func (s *Sampler) sweep(ctx context.Context) (snap *Snapshot, err error) {
 		if err := s.discover(ctx); err != nil {
 			return nil, err
 		}
+	} else if err := s.refresh(ctx); err != nil {
+		return nil, err
 	}
 	gpus := make([]GPU, len(s.devices))
 	for i := range s.devices {
 		d := &s.devices[i]
+		if d.Unusable != nil {
+			gpus[i] = gpuFrom(*d, &Reading{}, d.Unusable)
+			continue
+		}
 		s.reading.Store(d)
 		r, err := s.src.Read(ctx, i)
 		if ctx.Err() != nil {
@@ -171,10 +177,7 @@ func (s *Sampler) discover(ctx context.Context) error {
 		s.notReady.Store(&err)
 		return fmt.Errorf("%w: list devices: %w", ErrNotReady, err)
 	}
-	s.devices = append(make([]Device, 0, len(devs)), devs...)
-	for _, d := range devs {
-		s.log.Info("gpu found", "index", d.Index, "uuid", d.UUID, "model", d.Model, "mig_parent", d.MIGParentUUID)
-	}
+	s.setDevices(devs)
 	return nil
 }
 
@@ -182,10 +185,15 @@ func (s *Sampler) discover(ctx context.Context) error {
 // for the Source to be re-initialised; readers see "not ready" until a sweep
 // on a new list publishes. The caller holds s.own.
 func (s *Sampler) drop(d *Device, err error) error {
-	err = fmt.Errorf("gpu %s: %w", d.UUID, err)
+	return s.dropAll(fmt.Errorf("gpu %s: %w", d.UUID, err))
+}
+
+// dropAll forgets the device list because err asks for the Source to be
+// re-initialised. The caller holds s.own.
+func (s *Sampler) dropAll(err error) error {
 	s.devices = nil
 	s.notReady.Store(&err)
-	s.log.Error("nvml must be re-initialised: dropping every gpu until it lists them again", "uuid", d.UUID, "err", err)
+	s.log.Error("nvml must be re-initialised: dropping every gpu until it lists them again", "err", err)
 	return fmt.Errorf("%w: %w", ErrNotReady, err)
 }
 

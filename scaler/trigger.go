@@ -101,40 +101,65 @@ const maxQuotedValue = 64
 // reads itself; values are trimmed of surrounding spaces, and an empty value
 // for an optional key means its default. Metadata over MaxMetadataEntries
 // entries or MaxMetadataBytes bytes is rejected before it is parsed. Errors are
-// *MetadataError. It never panics and allocates nothing on success.
+// *MetadataError, and the same metadata always gives the same one: a key
+// given both directly and with FromEnv first, then the smallest unknown key,
+// then the first bad value in the order of triggerKeys, then a missing
+// required key. It never panics and allocates nothing on success.
 func ParseTrigger(md map[string]string) (Trigger, error) {
 	if err := checkMetadataSize(md); err != nil {
 		return Trigger{}, err
 	}
-	var t Trigger
-	var seen [len(triggerKeys)]bool
+	var given [len(triggerKeys)]struct {
+		rawKey, value string
+		seen, twice   bool
+	}
+	var unknown struct {
+		key, value string
+		seen       bool
+	}
 	for rawKey, raw := range md {
 		key, _ := strings.CutSuffix(rawKey, fromEnvSuffix)
 		i := keyIndex(key)
-		if i < 0 {
-			if isKEDAKey(rawKey) {
-				continue
+		switch {
+		case i >= 0:
+			g := &given[i]
+			g.twice = g.seen
+			g.seen = true
+			if !g.twice || rawKey == key { // of a pair, keep the direct key's value
+				g.rawKey, g.value = rawKey, raw
 			}
-			if isAuthKey(key) {
-				return Trigger{}, &MetadataError{Key: rawKey, Value: redact(raw), Want: wantAuth}
-			}
-			return Trigger{}, &MetadataError{Key: rawKey, Value: raw,
-				Want: "a known key: " + strings.Join(triggerKeys[:], ", ") + " (and KEDA's own: " + strings.Join(kedaKeys[:], ", ") + ")"}
+		case !isKEDAKey(rawKey) && (!unknown.seen || rawKey < unknown.key):
+			unknown.key, unknown.value, unknown.seen = rawKey, raw, true
 		}
-		if seen[i] {
-			return Trigger{}, &MetadataError{Key: rawKey, Value: raw,
-				Want: fmt.Sprintf("%q given only once, either directly or as %q", key, key+fromEnvSuffix)}
+	}
+	for i, g := range given {
+		if g.twice {
+			k := triggerKeys[i] + fromEnvSuffix
+			return Trigger{}, &MetadataError{Key: k, Value: md[k],
+				Want: fmt.Sprintf("%q given only once, either directly or as %q", triggerKeys[i], k)}
 		}
-		seen[i] = true
-		if err := t.set(key, strings.TrimSpace(raw)); err != nil {
-			err.Key, err.Value = rawKey, raw
+	}
+	if unknown.seen {
+		if key, _ := strings.CutSuffix(unknown.key, fromEnvSuffix); isAuthKey(key) {
+			return Trigger{}, &MetadataError{Key: unknown.key, Value: redact(unknown.value), Want: wantAuth}
+		}
+		return Trigger{}, &MetadataError{Key: unknown.key, Value: unknown.value,
+			Want: "a known key: " + strings.Join(triggerKeys[:], ", ") + " (and KEDA's own: " + strings.Join(kedaKeys[:], ", ") + ")"}
+	}
+	var t Trigger
+	for i, g := range given {
+		if !g.seen {
+			continue
+		}
+		if err := t.set(triggerKeys[i], strings.TrimSpace(g.value)); err != nil {
+			err.Key, err.Value = g.rawKey, g.value
 			return Trigger{}, err
 		}
 	}
-	if !seen[0] {
+	if !given[0].seen {
 		return Trigger{}, &MetadataError{Key: keyMetric, Missing: true, Want: "one of " + metricNames()}
 	}
-	if !seen[1] {
+	if !given[1].seen {
 		return Trigger{}, &MetadataError{Key: keyTarget, Missing: true, Want: wantTarget}
 	}
 	return t, nil
@@ -154,6 +179,9 @@ func (t *Trigger) set(key, v string) *MetadataError {
 		f, ok := parseNumber(v)
 		if !ok || f <= 0 {
 			return &MetadataError{Want: wantTarget}
+		}
+		if f > MaxTargetValue {
+			return &MetadataError{Want: wantTargetMax}
 		}
 		if f < MinTarget {
 			return &MetadataError{Want: wantTargetMin}

@@ -5,6 +5,7 @@ package aggregator
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -170,7 +171,16 @@ func (w *workloads) targetPods(namespace, name string) (selection, error) {
 	for _, owner := range owners {
 		sel.pods = append(sel.pods, w.owned(w.pods, namespace, owner.UID)...)
 	}
+	sel.sort()
 	return sel, nil
+}
+
+// sort orders the pods by namespace/name. The informers' indexes return them
+// in map order, and a float sum depends on the order of its terms: sorted,
+// every replica of the aggregator (each with its own cache) adds the same
+// values in the same order and answers KEDA bit for bit alike.
+func (s *selection) sort() {
+	slices.SortFunc(s.pods, func(a, b *object) int { return strings.Compare(a.key, b.key) })
 }
 
 // scaledJobPods returns the pods of the Jobs ScaledJob namespace/name made.
@@ -192,6 +202,7 @@ func (w *workloads) labelledPods(namespace string, sel labels.Selector, raw stri
 			out.pods = append(out.pods, o)
 		}
 	}
+	out.sort()
 	return out, nil
 }
 

@@ -104,3 +104,62 @@ func TestRecordNoNVML(t *testing.T) {
 	assert.Contains(t, r.stderr, "nvml-scaler: cannot load NVML")
 	assert.NoFileExists(t, out)
 }
+
+// TestProbeFakeNVMLDriverShapes probes the shapes real drivers and nodes
+// have: a 535.54-like library with 32-byte _v3 entries and seven processes
+// (the PIDs are right), a GPU the cgroup denies among three (the others are
+// listed, the bad one named with its reason), and a driver before R450 (no
+// MIG functions).
+func TestProbeFakeNVMLDriverShapes(t *testing.T) {
+	t.Parallel()
+	many, err := fakenvml.SyntheticProcesses(loadRecording(t, twoTenantsRecording), 7)
+	require.NoError(t, err)
+	three, err := fakenvml.Replicate(loadRecording(t, rampRecording), 3)
+	require.NoError(t, err)
+	for _, tt := range []struct {
+		name  string
+		rec   *recording.Recording
+		step  uint64
+		opts  []fakenvml.Option
+		check func(t *testing.T, rep probeReport, table string)
+	}{
+		{"r535", many, 229, []fakenvml.Option{fakenvml.WithVariant(fakenvml.R535)}, func(t *testing.T, rep probeReport, _ string) {
+			require.Len(t, rep.GPUs, 1)
+			require.Len(t, rep.GPUs[0].Processes, 7)
+			want := many.Samples[229].Devices[0].Processes.Value
+			for i, p := range rep.GPUs[0].Processes {
+				assert.Equal(t, want[i].PID, p.PID)
+				require.NotNil(t, p.UsedMemoryBytes)
+				assert.Equal(t, want[i].UsedGPUMemory, *p.UsedMemoryBytes)
+			}
+		}},
+		{"denied GPU", three, 0, []fakenvml.Option{fakenvml.DenyGPU(1, 4, 0, 0)}, func(t *testing.T, rep probeReport, table string) {
+			require.Len(t, rep.GPUs, 3)
+			assert.Equal(t, "ok", rep.GPUs[0].Health)
+			assert.Equal(t, "ok", rep.GPUs[2].Health)
+			assert.Equal(t, 1, rep.GPUs[1].Index)
+			assert.Equal(t, "failed", rep.GPUs[1].Health)
+			assert.Contains(t, rep.GPUs[1].Error, "Insufficient Permissions")
+			assert.Contains(t, table, "failed: GPU 1: open: nvmlDeviceGetHandleByIndex_v2: Insufficient Permissions")
+		}},
+		{"pre-R450", loadRecording(t, rampRecording), 0, []fakenvml.Option{fakenvml.WithVariant(fakenvml.PreR450)},
+			func(t *testing.T, rep probeReport, _ string) {
+				require.Len(t, rep.GPUs, 1)
+				assert.Equal(t, "ok", rep.GPUs[0].Health)
+			}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := fakenvml.New(t, tt.rec, tt.opts...)
+			f.SetStep(tt.step)
+			args := []string{"probe", "--nvml-lib", f.LibPath, "--interval", "100ms"}
+			r := run(context.Background(), t, append(args, "-o", "json"))
+			require.Equal(t, ExitOK, r.code, r.stderr)
+			var rep probeReport
+			require.NoError(t, json.Unmarshal([]byte(r.stdout), &rep))
+			table := run(context.Background(), t, args)
+			require.Equal(t, ExitOK, table.code, table.stderr)
+			tt.check(t, rep, table.stdout)
+		})
+	}
+}

@@ -130,6 +130,15 @@ type teeSource struct {
 	last []scaler.Reading // by device position; zero after a failed Read
 }
 
+// Refresh passes through to the Source's own, when it has one, so that a
+// probe lists GPUs that open late and MIG layouts that change, as serve does.
+func (t *teeSource) Refresh(ctx context.Context) ([]scaler.Device, bool, error) {
+	if r, ok := t.Source.(scaler.Refresher); ok {
+		return r.Refresh(ctx)
+	}
+	return nil, false, nil
+}
+
 func (t *teeSource) Read(ctx context.Context, dev int) (scaler.Reading, error) {
 	r, err := t.Source.Read(ctx, dev)
 	for len(t.last) <= dev {

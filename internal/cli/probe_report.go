@@ -36,6 +36,7 @@ type probeGPU struct {
 	UUID                  string             `json:"uuid"`
 	Model                 string             `json:"model"`
 	MIGParentUUID         string             `json:"migParentUUID,omitempty"`
+	MIGIndex              *int               `json:"migIndex,omitempty"` // the MIG slot; absent for a GPU
 	Health                string             `json:"health"`
 	Error                 string             `json:"error,omitempty"`
 	GPUUtilizationPercent *float64           `json:"gpuUtilizationPercent"`
@@ -77,6 +78,10 @@ func (p *prober) report(snap *scaler.Snapshot) probeReport {
 func gpuReport(g *scaler.GPU, raw *scaler.Reading) probeGPU {
 	out := probeGPU{Index: g.Index, UUID: g.UUID, Model: g.Model, MIGParentUUID: g.MIGParentUUID,
 		Health: g.Health.String(), Metrics: map[string]float64{}, Processes: []probeProcess{}}
+	if g.IsMIG() {
+		slot := g.MIGIndex
+		out.MIGIndex = &slot
+	}
 	if g.Err != nil {
 		out.Error = g.Err.Error()
 	}
@@ -155,8 +160,8 @@ func writeTable(w io.Writer, r probeReport) error {
 	fmt.Fprintln(tw, "IDX\tUUID\tMODEL\tHEALTH\tGPU%\tSM%\tMEMORY USED/TOTAL\tPOWER\tTEMP\tPROCESSES")
 	for _, g := range r.GPUs {
 		idx := fmt.Sprint(g.Index)
-		if g.MIGParentUUID != "" {
-			idx += " (MIG)"
+		if g.MIGIndex != nil {
+			idx += fmt.Sprintf(" (MIG %d)", *g.MIGIndex)
 		}
 		health := g.Health
 		if g.Error != "" {

@@ -28,6 +28,15 @@ const (
 	// nvmlDeviceGetComputeRunningProcesses with the 16-byte v1 entries,
 	// nvmlDeviceGetPciInfo with the 52-byte v1 struct) and no nvmlGpm*.
 	OldDriver
+	// R535 imitates drivers 535.43–535.86: Modern's names, but
+	// nvmlDeviceGetComputeRunningProcesses_v3 writes 32-byte entries (an
+	// extra usedGpuCcProtectedMemory at offset 24) where the header declares
+	// 24, and the library exports nvmlDeviceGetConfComputeMemSizeInfo but not
+	// nvmlDeviceGetRunningProcessDetailList.
+	R535
+	// PreR450 is OldDriver without any MIG function
+	// (nvmlDeviceGetMaxMigDeviceCount and the rest arrived in R450).
+	PreR450
 )
 
 func (v Variant) String() string {
@@ -36,11 +45,30 @@ func (v Variant) String() string {
 		return "modern"
 	case OldDriver:
 		return "old-driver"
+	case R535:
+		return "r535"
+	case PreR450:
+		return "pre-r450"
 	}
 	return fmt.Sprintf("Variant(%d)", int(v))
 }
 
-func (v Variant) valid() bool { return v == Modern || v == OldDriver }
+func (v Variant) valid() bool { return v >= Modern && v <= PreR450 }
+
+// generation orders the variants by age, as the second column of
+// FAKE_SYMBOLS in fakenvml.h does: a symbol is exported by the variants whose
+// generation is at least its own.
+func (v Variant) generation() int {
+	switch v {
+	case PreR450:
+		return 0
+	case OldDriver:
+		return 1
+	case R535:
+		return 2
+	}
+	return 3
+}
 
 // LibName is the file name of the built library, the name NVML has.
 const LibName = "libnvidia-ml.so.1"
@@ -65,7 +93,7 @@ type Builder struct {
 // builds memoizes [Build] for the life of the process: compiling takes about
 // a second and the result cannot change while the process runs. This is the
 // package's only package-level state.
-var builds [2]struct {
+var builds [PreR450 + 1]struct {
 	once sync.Once
 	path string
 	err  error
@@ -97,8 +125,13 @@ func (b Builder) Build(v Variant) (string, error) {
 func cflags(v Variant) []string {
 	f := []string{"-std=gnu11", "-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror",
 		"-fvisibility=hidden", "-Wl,-soname," + LibName}
-	if v == OldDriver {
+	switch v {
+	case OldDriver:
 		f = append(f, "-DFAKE_OLD_DRIVER")
+	case R535:
+		f = append(f, "-DFAKE_R535")
+	case PreR450:
+		f = append(f, "-DFAKE_PRE_R450")
 	}
 	return f
 }

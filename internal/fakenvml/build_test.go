@@ -14,7 +14,7 @@ import (
 // the NVML functions of its variant are exported, nothing of the fake's own.
 func TestBuildExportsSymbols(t *testing.T) {
 	t.Parallel()
-	for _, v := range []Variant{Modern, OldDriver} {
+	for _, v := range []Variant{Modern, OldDriver, R535, PreR450} {
 		t.Run(v.String(), func(t *testing.T) {
 			t.Parallel()
 			lib, err := Build(v)
@@ -54,8 +54,17 @@ func TestBuildExportsSymbols(t *testing.T) {
 func TestSymbols(t *testing.T) {
 	t.Parallel()
 	modern, old := Symbols(Modern), Symbols(OldDriver)
-	if len(modern) != 42 || len(old) != 28 {
-		t.Errorf("Symbols: %d modern, %d old; want 42 and 28", len(modern), len(old))
+	r535, pre450 := Symbols(R535), Symbols(PreR450)
+	if len(modern) != 44 || len(r535) != 43 || len(old) != 28 || len(pre450) != 23 {
+		t.Errorf("Symbols: %d modern, %d r535, %d old, %d pre-r450; want 44, 43, 28 and 23",
+			len(modern), len(r535), len(old), len(pre450))
+	}
+	if slices.Contains(r535, "nvmlDeviceGetRunningProcessDetailList") ||
+		!slices.Contains(r535, "nvmlDeviceGetConfComputeMemSizeInfo") {
+		t.Error("the R535 build must export nvmlDeviceGetConfComputeMemSizeInfo and not nvmlDeviceGetRunningProcessDetailList")
+	}
+	if slices.Contains(pre450, "nvmlDeviceGetMaxMigDeviceCount") {
+		t.Error("the pre-R450 build exports nvmlDeviceGetMaxMigDeviceCount")
 	}
 	for _, name := range old {
 		if !slices.Contains(modern, name) {

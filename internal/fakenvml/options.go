@@ -26,6 +26,14 @@ type nanRule struct {
 	from     uint64
 }
 
+// deviceRule is a per-GPU fault: a handle lookup of GPU device (slot < 0) or
+// of its MIG slot answering ret in steps [from, to).
+type deviceRule struct {
+	device, slot int
+	ret          int32
+	from, to     uint64
+}
+
 type timedRule struct {
 	symbol string
 	d      time.Duration
@@ -36,6 +44,7 @@ type config struct {
 	variant  Variant
 	fails    []failRule
 	lost     map[int]uint64
+	denies   []deviceRule
 	nans     []nanRule
 	churn    int
 	blocks   []timedRule
@@ -68,8 +77,8 @@ func (c *config) checkSymbol(fault, symbol string) {
 	}
 }
 
-// WithVariant picks the library build [New] loads: [Modern] (the default) or
-// [OldDriver]. [WriteScript] ignores it.
+// WithVariant picks the library build [New] loads: [Modern] (the default),
+// [R535], [OldDriver] or [PreR450]. [WriteScript] ignores it.
 func WithVariant(v Variant) Option {
 	return func(c *config) { c.variant = v }
 }
@@ -93,6 +102,37 @@ func Fail(symbol string, ret int32, from, to uint64) Option {
 // (15) from fromStep on.
 func LostGPU(index int, fromStep uint64) Option {
 	return func(c *config) { c.lost[index] = fromStep }
+}
+
+// DenyGPU makes the handle lookups of GPU index (nvmlDeviceGetHandleByIndex
+// and ByUUID) return ret for steps from ≤ step < to (to 0: no end), as NVML
+// answers for a GPU the container's device cgroup does not allow
+// (NVML_ERROR_NO_PERMISSION, 4), or one that fell off the bus before the
+// process started (GPU_IS_LOST 15, INSUFFICIENT_POWER 8, IRQ_ISSUE 11).
+// nvmlDeviceGetCount still counts it.
+func DenyGPU(index int, ret int32, from, to uint64) Option {
+	return func(c *config) {
+		if to != 0 && to <= from {
+			c.errorf("deny GPU %d: empty step range [%d, %d)", index, from, to)
+		}
+		c.denies = append(c.denies, deviceRule{index, -1, ret, from, to})
+	}
+}
+
+// FailMIGSlot makes nvmlDeviceGetMigDeviceHandleByIndex(GPU index, slot)
+// return ret for steps from ≤ step < to (to 0: no end), before the slot's
+// own answer. Real drivers answer NOT_FOUND (6) or INVALID_ARGUMENT (2) for
+// an empty slot.
+func FailMIGSlot(index, slot int, ret int32, from, to uint64) Option {
+	return func(c *config) {
+		if slot < 0 {
+			c.errorf("fail MIG slot %d of GPU %d: negative", slot, index)
+		}
+		if to != 0 && to <= from {
+			c.errorf("fail MIG slot %d of GPU %d: empty step range [%d, %d)", slot, index, from, to)
+		}
+		c.denies = append(c.denies, deviceRule{index, slot, ret, from, to})
+	}
 }
 
 // NaN makes GPM metric metricID (nvmlGpmMetricId_t) of GPU index answer NaN

@@ -311,6 +311,17 @@ func (sw *scriptWriter) faults(cfg *config) {
 		}
 		sw.line("lost %d %d", i, cfg.lost[i])
 	}
+	for _, r := range cfg.denies {
+		if r.device < 0 || r.device >= n {
+			sw.errorf("fault on GPU %d: the recording has %d devices", r.device, n)
+			continue
+		}
+		if r.slot < 0 {
+			sw.line("deny %d %d %d %d", r.device, r.ret, r.from, r.to)
+		} else {
+			sw.line("slotfail %d %d %d %d %d", r.device, r.slot, r.ret, r.from, r.to)
+		}
+	}
 	if len(cfg.nans) > maxNaN {
 		sw.errorf("%d NaN rules: at most %d", len(cfg.nans), maxNaN)
 	}

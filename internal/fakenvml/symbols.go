@@ -3,54 +3,57 @@
 package fakenvml
 
 // symbols lists the NVML functions the fake defines, in the order of
-// FAKE_SYMBOLS in testdata/fakenvml/fakenvml.h, and whether the OldDriver
-// build exports them. TestBuildExportsSymbols checks both builds against it.
+// FAKE_SYMBOLS in testdata/fakenvml/fakenvml.h, with the first variant
+// generation (see Variant.generation) that exports each.
+// TestBuildExportsSymbols checks every build against it.
 var symbols = []struct {
-	name string
-	old  bool
+	name  string
+	since int
 }{
-	{"nvmlInit", true},
-	{"nvmlInit_v2", false},
-	{"nvmlInitWithFlags", true},
-	{"nvmlShutdown", true},
-	{"nvmlErrorString", true},
-	{"nvmlSystemGetDriverVersion", true},
-	{"nvmlSystemGetNVMLVersion", true},
-	{"nvmlSystemGetCudaDriverVersion", true},
-	{"nvmlSystemGetCudaDriverVersion_v2", false},
-	{"nvmlDeviceGetCount", true},
-	{"nvmlDeviceGetCount_v2", false},
-	{"nvmlDeviceGetHandleByIndex", true},
-	{"nvmlDeviceGetHandleByIndex_v2", false},
-	{"nvmlDeviceGetHandleByUUID", true},
-	{"nvmlDeviceGetName", true},
-	{"nvmlDeviceGetUUID", true},
-	{"nvmlDeviceGetIndex", true},
-	{"nvmlDeviceGetPciInfo", true},
-	{"nvmlDeviceGetPciInfo_v2", false},
-	{"nvmlDeviceGetPciInfo_v3", false},
-	{"nvmlDeviceGetArchitecture", true},
-	{"nvmlDeviceGetCudaComputeCapability", true},
-	{"nvmlDeviceGetUtilizationRates", true},
-	{"nvmlDeviceGetMemoryInfo", true},
-	{"nvmlDeviceGetMemoryInfo_v2", false},
-	{"nvmlDeviceGetPowerUsage", true},
-	{"nvmlDeviceGetEnforcedPowerLimit", true},
-	{"nvmlDeviceGetTemperature", true},
-	{"nvmlDeviceGetClockInfo", true},
-	{"nvmlDeviceGetComputeRunningProcesses", true},
-	{"nvmlDeviceGetComputeRunningProcesses_v2", false},
-	{"nvmlDeviceGetComputeRunningProcesses_v3", false},
-	{"nvmlDeviceGetMigMode", true},
-	{"nvmlDeviceGetMaxMigDeviceCount", true},
-	{"nvmlDeviceGetMigDeviceHandleByIndex", true},
-	{"nvmlDeviceIsMigDeviceHandle", true},
-	{"nvmlDeviceGetDeviceHandleFromMigDeviceHandle", true},
-	{"nvmlGpmQueryDeviceSupport", false},
-	{"nvmlGpmSampleAlloc", false},
-	{"nvmlGpmSampleFree", false},
-	{"nvmlGpmSampleGet", false},
-	{"nvmlGpmMetricsGet", false},
+	{"nvmlInit", 0},
+	{"nvmlInit_v2", 2},
+	{"nvmlInitWithFlags", 0},
+	{"nvmlShutdown", 0},
+	{"nvmlErrorString", 0},
+	{"nvmlSystemGetDriverVersion", 0},
+	{"nvmlSystemGetNVMLVersion", 0},
+	{"nvmlSystemGetCudaDriverVersion", 0},
+	{"nvmlSystemGetCudaDriverVersion_v2", 2},
+	{"nvmlDeviceGetCount", 0},
+	{"nvmlDeviceGetCount_v2", 2},
+	{"nvmlDeviceGetHandleByIndex", 0},
+	{"nvmlDeviceGetHandleByIndex_v2", 2},
+	{"nvmlDeviceGetHandleByUUID", 0},
+	{"nvmlDeviceGetName", 0},
+	{"nvmlDeviceGetUUID", 0},
+	{"nvmlDeviceGetIndex", 0},
+	{"nvmlDeviceGetPciInfo", 0},
+	{"nvmlDeviceGetPciInfo_v2", 2},
+	{"nvmlDeviceGetPciInfo_v3", 2},
+	{"nvmlDeviceGetArchitecture", 0},
+	{"nvmlDeviceGetCudaComputeCapability", 0},
+	{"nvmlDeviceGetUtilizationRates", 0},
+	{"nvmlDeviceGetMemoryInfo", 0},
+	{"nvmlDeviceGetMemoryInfo_v2", 2},
+	{"nvmlDeviceGetPowerUsage", 0},
+	{"nvmlDeviceGetEnforcedPowerLimit", 0},
+	{"nvmlDeviceGetTemperature", 0},
+	{"nvmlDeviceGetClockInfo", 0},
+	{"nvmlDeviceGetComputeRunningProcesses", 0},
+	{"nvmlDeviceGetComputeRunningProcesses_v2", 2},
+	{"nvmlDeviceGetComputeRunningProcesses_v3", 2},
+	{"nvmlDeviceGetMigMode", 1},
+	{"nvmlDeviceGetMaxMigDeviceCount", 1},
+	{"nvmlDeviceGetMigDeviceHandleByIndex", 1},
+	{"nvmlDeviceIsMigDeviceHandle", 1},
+	{"nvmlDeviceGetDeviceHandleFromMigDeviceHandle", 1},
+	{"nvmlGpmQueryDeviceSupport", 2},
+	{"nvmlGpmSampleAlloc", 2},
+	{"nvmlGpmSampleFree", 2},
+	{"nvmlGpmSampleGet", 2},
+	{"nvmlGpmMetricsGet", 2},
+	{"nvmlDeviceGetConfComputeMemSizeInfo", 2},
+	{"nvmlDeviceGetRunningProcessDetailList", 3},
 }
 
 // Symbols returns the C functions the fake built as v exports, in a fixed
@@ -60,7 +63,7 @@ var symbols = []struct {
 func Symbols(v Variant) []string {
 	var out []string
 	for _, s := range symbols {
-		if v == Modern || s.old {
+		if s.since <= v.generation() {
 			out = append(out, s.name)
 		}
 	}

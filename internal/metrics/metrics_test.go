@@ -29,18 +29,20 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// Every nvmlReturn_t from nvml.h has its name; a code added there without
-// one here fails this test (the binding's table test does the same for texts).
+// Every nvmlReturn_t the binding knows (nvml.Returns, checked against nvml.h
+// there) has a distinct label value without the prefix.
 func TestCodeNames(t *testing.T) {
 	t.Parallel()
 	seen := map[string]bool{}
-	for r := nvml.Return(0); r <= 30; r++ {
+	for _, r := range nvml.Returns() {
 		name := CodeName(r)
 		assert.NotContains(t, name, "CODE_", "code %d", r)
 		assert.False(t, seen[name], "duplicate %s", name)
 		seen[name] = true
 	}
 	assert.Equal(t, "UNKNOWN", CodeName(nvml.ErrUnknown))
+	assert.Equal(t, "SUCCESS", CodeName(nvml.Success))
+	assert.Equal(t, "GPU_IS_LOST", CodeName(nvml.ErrGPULost))
 	assert.Equal(t, "LIB_RM_VERSION_MISMATCH", CodeName(nvml.ErrLibRMVersionMismatch))
 	assert.Equal(t, "CODE_31", CodeName(31))
 }

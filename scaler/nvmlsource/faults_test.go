@@ -48,6 +48,8 @@ type stack struct {
 const (
 	faultInterval = scaler.MinInterval
 	fastRetry     = 20 * time.Millisecond
+	// refreshInterval is how often the stacks' Source lists devices again.
+	refreshInterval = 5 * faultInterval
 )
 
 // newStack builds the stack on the library at lib. With run, Server.Serve runs
@@ -59,7 +61,8 @@ func newStack(t *testing.T, lib string, run bool) *stack {
 	s.now.Store(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC).UnixNano())
 	log := slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s.metrics = metrics.New(metrics.Options{PerGPU: true, Now: s.clock(run)})
-	s.src = &countingSource{Source: New(Options{LibraryPath: lib, Logger: log, OnError: s.metrics.NVMLError})}
+	s.src = &countingSource{Source: New(Options{LibraryPath: lib, Logger: log, OnError: s.metrics.NVMLError,
+		RefreshInterval: refreshInterval, Now: s.clock(run)})}
 	var err error
 	s.sampler, err = scaler.NewSampler(scaler.SamplerConfig{Source: s.src, Node: "gpu-node-1", Interval: faultInterval,
 		RetryBackoff: fastRetry, Logger: log, Now: s.clock(run), OnSweep: s.metrics.ObserveSweep})
@@ -195,3 +198,8 @@ func (c *countingSource) Read(ctx context.Context, dev int) (scaler.Reading, err
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// Refresh passes through to the Source's own.
+func (c *countingSource) Refresh(ctx context.Context) ([]scaler.Device, bool, error) {
+	return c.Source.(scaler.Refresher).Refresh(ctx)
+}

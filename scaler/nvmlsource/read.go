@@ -15,11 +15,23 @@ import (
 // re-initialisation (see the package documentation) from any call fails the
 // whole Read with an error matching scaler.ErrReinit; a GPU-lost answer makes
 // the whole device lost; other failures make only that field absent.
+//
+// A MIG device is first asked for its UUID: when the handle no longer answers
+// as the device listed at dev (mig-manager destroyed or replaced the slice),
+// Read fails and the next Refresh lists the devices again, so no reading is
+// served under the wrong UUID. An unusable position fails with its reason.
 func (s *Source) Read(_ context.Context, dev int) (scaler.Reading, error) {
-	if dev < 0 || dev >= len(s.devs) {
-		return scaler.Reading{}, fmt.Errorf("device position %d: have %d devices", dev, len(s.devs))
+	if dev < 0 || dev >= len(s.entries) {
+		return scaler.Reading{}, fmt.Errorf("device position %d: have %d devices", dev, len(s.entries))
 	}
-	d := s.devs[dev]
+	e := s.entries[dev]
+	if e.info.Unusable != nil {
+		return scaler.Reading{}, e.info.Unusable
+	}
+	if err := s.checkMIG(e); err != nil {
+		return scaler.Reading{}, err
+	}
+	d := e.dev
 	var r scaler.Reading
 	u, err := d.Utilization()
 	r.Utilization = field(s, scaler.Utilization{GPU: u.GPU, Memory: u.Memory}, err)
@@ -33,8 +45,8 @@ func (s *Source) Read(_ context.Context, dev int) (scaler.Reading, error) {
 	r.TemperatureCelsius = field(s, tc, err)
 	sm, err := d.SMClock()
 	r.SMClockMHz = field(s, sm, err)
-	r.Processes = s.processes(dev)
-	s.readGPM(dev, &r)
+	r.Processes = s.processes(e)
+	s.readGPM(e, &r)
 	if err := firstError(&r, scaler.ErrReinit); err != nil {
 		return scaler.Reading{}, err
 	}
@@ -44,12 +56,29 @@ func (s *Source) Read(_ context.Context, dev int) (scaler.Reading, error) {
 	return r, nil
 }
 
-func (s *Source) processes(dev int) scaler.Field[[]scaler.Process] {
-	ps, err := s.devs[dev].ComputeProcesses(s.procBuf[dev])
+// checkMIG fails when e is a MIG device whose handle no longer answers with
+// e's UUID, and marks the layout for re-listing.
+func (s *Source) checkMIG(e *entry) error {
+	if !e.info.IsMIG() {
+		return nil
+	}
+	uuid, err := e.dev.UUID()
+	if err == nil && uuid == e.info.UUID {
+		return nil
+	}
+	s.suspect = true
+	if err != nil {
+		return s.classify(fmt.Errorf("MIG device %s: %w", e.info.UUID, err))
+	}
+	return fmt.Errorf("MIG device %s: its handle now answers as %s (the MIG layout changed); listing again", e.info.UUID, uuid)
+}
+
+func (s *Source) processes(e *entry) scaler.Field[[]scaler.Process] {
+	ps, err := e.dev.ComputeProcesses(e.procBuf)
 	if err != nil {
 		return scaler.Failed[[]scaler.Process](s.classify(err))
 	}
-	s.procBuf[dev] = ps
+	e.procBuf = ps
 	out := make([]scaler.Process, len(ps))
 	for i, p := range ps {
 		out[i] = scaler.Process{PID: p.PID, UsedMemoryBytes: p.UsedGPUMemory}
@@ -57,8 +86,8 @@ func (s *Source) processes(dev int) scaler.Field[[]scaler.Process] {
 	return scaler.Got(out)
 }
 
-func (s *Source) readGPM(dev int, r *scaler.Reading) {
-	g := s.gpm[dev]
+func (s *Source) readGPM(e *entry, r *scaler.Reading) {
+	g := e.gpm
 	if g == nil {
 		for m := range r.GPM {
 			r.GPM[m] = scaler.Failed[float64](classified{nvml.ErrNotSupported})

@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/nvml-scaler/nvml-scaler/nvml"
 	"github.com/nvml-scaler/nvml-scaler/scaler"
@@ -39,17 +40,38 @@ type Options struct {
 	// *nvml.LoadError), from the Source's goroutine. It must not block. Metrics
 	// use it.
 	OnError func(error)
+	// RefreshInterval is how often [Source.Refresh] lists the devices again
+	// (GPUs that could not be opened, MIG layouts); 0 means
+	// DefaultRefreshInterval.
+	RefreshInterval time.Duration
+	// Now is the clock for RefreshInterval; nil means time.Now.
+	Now func() time.Time
 }
+
+// DefaultRefreshInterval is how often the device list is rebuilt by default:
+// bounded retries of an unusable GPU, and MIG layouts that mig-manager
+// changes under a running process.
+const DefaultRefreshInterval = 30 * time.Second
 
 // Source reads GPUs through NVML. It is used by one goroutine (the Sampler).
 type Source struct {
 	opts    Options
 	lib     *nvml.Library
 	inited  bool
-	devs    []nvml.Device
-	info    []scaler.Device
-	gpm     []*nvml.GPMSampler // per position; nil where GPM is unsupported
-	procBuf [][]nvml.ProcessInfo
+	entries []*entry // one per position of the list Devices or Refresh returned
+	// lastList is when the device list was last built (Options.Now);
+	// suspect is set when a MIG handle stopped answering as its device, so
+	// the next Refresh re-lists at once.
+	lastList time.Time
+	suspect  bool
+}
+
+// entry is everything the Source keeps for one position.
+type entry struct {
+	dev     nvml.Device // zero when info.Unusable is set
+	info    scaler.Device
+	gpm     *nvml.GPMSampler // nil where GPM is unsupported
+	procBuf []nvml.ProcessInfo
 }
 
 // New returns a Source that loads NVML on its first Devices call, so a node
@@ -59,15 +81,27 @@ func New(opts Options) *Source {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.RefreshInterval <= 0 {
+		opts.RefreshInterval = DefaultRefreshInterval
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	return &Source{opts: opts}
 }
 
 // Devices lists every GPU followed by its MIG devices. It starts afresh: once
 // it has listed devices before (or failed part-way), it first releases them,
 // shuts NVML down and unloads the library, then loads and initialises NVML
-// again — what recovers from a driver upgraded under the process. Errors wrap
-// the nvml error (errors.Is works with nvml's Return values and
-// *nvml.LoadError).
+// again — what recovers from a driver upgraded under the process.
+//
+// It fails only when NVML cannot be loaded or initialised, the GPU count
+// fails, or a call asks for re-initialisation; errors wrap the nvml error
+// (errors.Is works with nvml's Return values and *nvml.LoadError). A GPU or
+// MIG slot whose handle or identity cannot be had (NO_PERMISSION from the
+// container's device cgroup, GPU_IS_LOST, INSUFFICIENT_POWER, IRQ_ISSUE, …)
+// is listed with [scaler.Device.Unusable] set, and [Source.Refresh] tries it
+// again.
 func (s *Source) Devices(ctx context.Context) ([]scaler.Device, error) {
 	if err := s.release(); err != nil {
 		s.opts.Logger.Warn("releasing NVML before initialising it again", "err", err)
@@ -76,22 +110,20 @@ func (s *Source) Devices(ctx context.Context) ([]scaler.Device, error) {
 		s.report(err)
 		return nil, err
 	}
-	n, err := s.lib.DeviceCount()
+	entries, err := s.list(ctx, nil)
 	if err != nil {
-		s.report(err)
-		return nil, fmt.Errorf("count GPUs: %w", err)
+		return nil, err
 	}
-	for i := range n {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if err := s.addGPU(i); err != nil {
-			s.report(err)
-			return nil, err
-		}
+	s.entries = entries
+	return s.infos(), nil
+}
+
+func (s *Source) infos() []scaler.Device {
+	out := make([]scaler.Device, len(s.entries))
+	for i, e := range s.entries {
+		out[i] = e.info
 	}
-	s.procBuf = make([][]nvml.ProcessInfo, len(s.devs))
-	return s.info, nil
+	return out
 }
 
 func (s *Source) init() error {
@@ -113,49 +145,6 @@ func (s *Source) init() error {
 		s.inited = true
 	}
 	return nil
-}
-
-func (s *Source) addGPU(i int) error {
-	d, err := s.lib.DeviceByIndex(i)
-	if err != nil {
-		return fmt.Errorf("GPU %d: %w", i, err)
-	}
-	info, err := identity(d, i)
-	if err != nil {
-		return err
-	}
-	s.add(d, info, s.gpmSampler(d, info))
-	migs, err := d.MIGDevices()
-	if err != nil {
-		return fmt.Errorf("GPU %d (%s): list MIG devices: %w", i, info.UUID, err)
-	}
-	for j, m := range migs {
-		mi, err := identity(m, i)
-		if err != nil {
-			return err
-		}
-		mi.MIGParentUUID, mi.MIGIndex = info.UUID, j
-		s.add(m, mi, nil)
-	}
-	return nil
-}
-
-func (s *Source) add(d nvml.Device, info scaler.Device, gpm *nvml.GPMSampler) {
-	s.devs = append(s.devs, d)
-	s.info = append(s.info, info)
-	s.gpm = append(s.gpm, gpm)
-}
-
-func identity(d nvml.Device, index int) (scaler.Device, error) {
-	uuid, err := d.UUID()
-	if err != nil {
-		return scaler.Device{}, fmt.Errorf("GPU %d: UUID: %w", index, err)
-	}
-	name, err := d.Name()
-	if err != nil {
-		return scaler.Device{}, fmt.Errorf("GPU %d (%s): name: %w", index, uuid, err)
-	}
-	return scaler.Device{Index: index, UUID: uuid, Model: name}, nil
 }
 
 // gpmSampler returns a primed GPM sampler for the scaler's GPM metrics, or nil
@@ -185,9 +174,9 @@ func (s *Source) Close() error { return s.release() }
 // Source as New returned it.
 func (s *Source) release() error {
 	var errs []error
-	for _, g := range s.gpm {
-		if g != nil {
-			errs = append(errs, g.Close())
+	for _, e := range s.entries {
+		if e.gpm != nil {
+			errs = append(errs, e.gpm.Close())
 		}
 	}
 	if s.inited {
@@ -197,7 +186,7 @@ func (s *Source) release() error {
 		errs = append(errs, s.lib.Close())
 	}
 	s.lib, s.inited = nil, false
-	s.devs, s.info, s.gpm, s.procBuf = nil, nil, nil, nil
+	s.entries, s.suspect = nil, false
 	return errors.Join(errs...)
 }
 

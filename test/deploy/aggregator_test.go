@@ -10,9 +10,11 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // checkAggregator checks the cluster aggregator's objects: its Deployment
@@ -24,7 +26,8 @@ func checkAggregator(t *testing.T, objs objects, ds *appsv1.DaemonSet, agent lis
 	assert.Equal(t, ds.Name+"-aggregator", d.Name)
 	assert.Equal(t, ds.Namespace, d.Namespace)
 	require.NotNil(t, d.Spec.Replicas)
-	assert.GreaterOrEqual(t, *d.Spec.Replicas, int32(1))
+	assert.Equal(t, int32(2), *d.Spec.Replicas, "two replicas that answer alike")
+	checkAggregatorHA(t, objs, d)
 	pods := labels.Set(d.Spec.Template.Labels)
 	require.NotNil(t, d.Spec.Selector)
 	assert.True(t, labels.SelectorFromSet(d.Spec.Selector.MatchLabels).Matches(pods), "selector ⊆ pod labels")
@@ -47,7 +50,7 @@ func checkAggregator(t *testing.T, objs objects, ds *appsv1.DaemonSet, agent lis
 	c := pod.Containers[0]
 	assert.Equal(t, ds.Spec.Template.Spec.Containers[0].Image, c.Image, "the agent's image")
 	assert.Empty(t, c.VolumeMounts)
-	checkContainerSecurity(t, c, 65532, true)
+	checkContainerSecurity(t, c, 65532, true, nil)
 	checkResources(t, c)
 	// BenchmarkAggregator1000Nodes: a 45 MiB heap with ~10 s of history, and
 	// ~55 MiB more for a full 2m window at 1000 nodes x 8 GPUs.
@@ -82,11 +85,30 @@ func checkAggregator(t *testing.T, objs objects, ds *appsv1.DaemonSet, agent lis
 	checkAggregatorNetworkPolicy(t, objs, d, ds, agent)
 }
 
+// checkAggregatorHA: a PodDisruptionBudget keeping one of the replicas
+// through drains, and a soft anti-affinity spreading them over nodes.
+func checkAggregatorHA(t *testing.T, objs objects, d *appsv1.Deployment) {
+	pdb := named[*policyv1.PodDisruptionBudget](t, objs, d.Namespace, d.Name)
+	assert.Equal(t, ptr(intstr.FromInt32(1)), pdb.Spec.MaxUnavailable)
+	assert.Nil(t, pdb.Spec.MinAvailable)
+	require.NotNil(t, pdb.Spec.Selector)
+	assert.Equal(t, d.Spec.Selector.MatchLabels, pdb.Spec.Selector.MatchLabels)
+
+	aff := d.Spec.Template.Spec.Affinity
+	require.NotNil(t, aff)
+	require.NotNil(t, aff.PodAntiAffinity)
+	assert.Empty(t, aff.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution, "soft: both replicas still schedule on one node")
+	require.Len(t, aff.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution, 1)
+	term := aff.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution[0].PodAffinityTerm
+	assert.Equal(t, "kubernetes.io/hostname", term.TopologyKey)
+	assert.True(t, selects(t, term.LabelSelector, labels.Set(d.Spec.Template.Labels)), "away from its own replicas")
+}
+
 // checkAggregatorArgs checks that the container runs `aggregate` with
 // --flag=value arguments that `aggregate --help` lists, and returns every
 // flag's value (the binary's default where no argument sets it).
 func checkAggregatorArgs(t *testing.T, c corev1.Container, flags helpFlags) map[string]string {
-	assert.Empty(t, c.Command, "the image's ENTRYPOINT runs the binary")
+	assert.Equal(t, []string{"/nvml-scaler-aggregator"}, c.Command, "the image's full build; its ENTRYPOINT /nvml-scaler is the agent's, without aggregate")
 	require.NotEmpty(t, c.Args)
 	require.Equal(t, "aggregate", c.Args[0])
 	values := map[string]string{}

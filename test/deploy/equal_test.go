@@ -29,6 +29,8 @@ func TestHelmAndKustomizeAgree(t *testing.T) {
 		{"overlays/default", nil},
 		{"overlays/tls", []string{"values-tls.yaml"}},
 		{"overlays/cluster", []string{"values-cluster.yaml"}},
+		{"overlays/gpu-operator", []string{"values-gpu-operator.yaml"}},
+		{"overlays/gpu-operator-mig", []string{"values-gpu-operator.yaml", "values-mig.yaml"}},
 	} {
 		t.Run(tc.overlay, func(t *testing.T) {
 			t.Parallel()
@@ -84,9 +86,15 @@ func TestHelmRefuses(t *testing.T) {
 		{"misspelt aggregator key", map[string]any{"aggregator": map[string]any{"enable": true}}, "enable"},
 		{"no aggregator replica", map[string]any{"aggregator": map[string]any{"enabled": true, "replicas": 0}}, "replicas"},
 		{"aggregator with TLS", map[string]any{"aggregator": map[string]any{"enabled": true}, "tls": map[string]any{"enabled": true}}, "tls.enabled"},
+		{"aggregator PDB allowing none", map[string]any{"aggregator": map[string]any{"enabled": true, "podDisruptionBudget": map[string]any{"maxUnavailable": 0}}}, "maxUnavailable"},
 		{"aggregator without peers", map[string]any{"aggregator": map[string]any{"enabled": true}, "service": map[string]any{"peers": false}}, "service.peers"},
 		{"aggregator in a restricted namespace", map[string]any{"aggregator": map[string]any{"enabled": true}, "namespace": map[string]any{"create": true}}, "namespace.podSecurity=privileged"},
 		{"aggregator in a baseline namespace", map[string]any{"aggregator": map[string]any{"enabled": true}, "namespace": map[string]any{"create": true, "podSecurity": "baseline"}}, "namespace.podSecurity=privileged"},
+		{"toolkit wait in a restricted namespace", map[string]any{"gpuOperator": map[string]any{"waitForToolkit": true}, "namespace": map[string]any{"create": true}}, "namespace.podSecurity=privileged"},
+		{"MIG in a baseline namespace", map[string]any{"migStrategy": "mixed", "namespace": map[string]any{"create": true, "podSecurity": "baseline"}}, "namespace.podSecurity=privileged"},
+		{"unknown MIG strategy", map[string]any{"migStrategy": "all"}, "migStrategy"},
+		{"misspelt SELinux key", map[string]any{"seLinuxOptions": map[string]any{"typ": "spc_t"}}, "typ"},
+		{"relative validations path", map[string]any{"gpuOperator": map[string]any{"validationsHostPath": "run/nvidia"}}, "validationsHostPath"},
 		{"cert-manager without issuer", map[string]any{"tls": map[string]any{"enabled": true, "certManager": map[string]any{"enabled": true}}}, "issuerRef.name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -72,9 +72,9 @@ FAKE_EXPORT nvmlReturn_t nvmlDeviceGetIndex(nvmlDevice_t device, unsigned int *i
 		return r;
 	if (index == NULL)
 		return NVML_ERROR_INVALID_ARGUMENT;
-	if (t.mig != NULL)
-		return NVML_ERROR_NOT_SUPPORTED;
-	*index = t.index;
+	// On a MIG handle NVML answers the slot index, the one that
+	// nvmlDeviceGetMigDeviceHandleByIndex takes (nvml.h).
+	*index = t.mig != NULL ? t.mig->index : t.index;
 	return NVML_SUCCESS;
 }
 
@@ -265,7 +265,7 @@ FAKE_EXPORT nvmlReturn_t nvmlDeviceGetClockInfo(nvmlDevice_t device, int type, u
 	return gpu_u32(SYM_nvmlDeviceGetClockInfo, device, clock, SAMPLE, offsetof(struct fake_sample, smclock));
 }
 
-FAKE_EXPORT nvmlReturn_t nvmlDeviceGetMigMode(nvmlDevice_t device, unsigned int *current, unsigned int *pending) {
+MIG_API nvmlReturn_t nvmlDeviceGetMigMode(nvmlDevice_t device, unsigned int *current, unsigned int *pending) {
 	struct fake_call c;
 	struct fake_target t;
 	nvmlReturn_t r = begin(SYM_nvmlDeviceGetMigMode, device, &c, &t);
@@ -282,11 +282,11 @@ FAKE_EXPORT nvmlReturn_t nvmlDeviceGetMigMode(nvmlDevice_t device, unsigned int 
 	return NVML_SUCCESS;
 }
 
-FAKE_EXPORT nvmlReturn_t nvmlDeviceGetMaxMigDeviceCount(nvmlDevice_t device, unsigned int *count) {
+MIG_API nvmlReturn_t nvmlDeviceGetMaxMigDeviceCount(nvmlDevice_t device, unsigned int *count) {
 	return gpu_u32(SYM_nvmlDeviceGetMaxMigDeviceCount, device, count, STATIC, offsetof(struct fake_dev, maxmig));
 }
 
-FAKE_EXPORT nvmlReturn_t nvmlDeviceGetMigDeviceHandleByIndex(nvmlDevice_t device, unsigned int index,
+MIG_API nvmlReturn_t nvmlDeviceGetMigDeviceHandleByIndex(nvmlDevice_t device, unsigned int index,
                                                              nvmlDevice_t *mig) {
 	struct fake_call c;
 	struct fake_target t;
@@ -297,6 +297,9 @@ FAKE_EXPORT nvmlReturn_t nvmlDeviceGetMigDeviceHandleByIndex(nvmlDevice_t device
 		return NVML_ERROR_INVALID_ARGUMENT;
 	if (t.mig != NULL)
 		return NVML_ERROR_NOT_SUPPORTED;
+	for (uint32_t k = 0; k < t.dev->nslotfail; k++)
+		if (t.dev->slotfail[k].slot == index && (r = fake_rule_ret(&c, &t.dev->slotfail[k].r)) != NVML_SUCCESS)
+			return r;
 	for (uint32_t k = 0; k < t.dev->nmig; k++) {
 		if (t.dev->mig[k].index == index) {
 			*mig = fake_mig_handle(t.index, k);
@@ -306,7 +309,7 @@ FAKE_EXPORT nvmlReturn_t nvmlDeviceGetMigDeviceHandleByIndex(nvmlDevice_t device
 	return c.st->ep_mig;
 }
 
-FAKE_EXPORT nvmlReturn_t nvmlDeviceIsMigDeviceHandle(nvmlDevice_t device, unsigned int *isMig) {
+MIG_API nvmlReturn_t nvmlDeviceIsMigDeviceHandle(nvmlDevice_t device, unsigned int *isMig) {
 	struct fake_call c;
 	struct fake_target t;
 	nvmlReturn_t r = begin(SYM_nvmlDeviceIsMigDeviceHandle, device, &c, &t);
@@ -318,7 +321,7 @@ FAKE_EXPORT nvmlReturn_t nvmlDeviceIsMigDeviceHandle(nvmlDevice_t device, unsign
 	return NVML_SUCCESS;
 }
 
-FAKE_EXPORT nvmlReturn_t nvmlDeviceGetDeviceHandleFromMigDeviceHandle(nvmlDevice_t mig, nvmlDevice_t *device) {
+MIG_API nvmlReturn_t nvmlDeviceGetDeviceHandleFromMigDeviceHandle(nvmlDevice_t mig, nvmlDevice_t *device) {
 	struct fake_call c;
 	struct fake_target t;
 	nvmlReturn_t r = begin(SYM_nvmlDeviceGetDeviceHandleFromMigDeviceHandle, mig, &c, &t);

@@ -145,6 +145,8 @@ static nvmlReturn_t handle_by_index(enum fake_sym s, unsigned int i, nvmlDevice_
 		return c.st->ep_index;
 	if (c.raw >= c.st->dev[i].lost_from)
 		return NVML_ERROR_GPU_IS_LOST;
+	if ((r = fake_rule_ret(&c, &c.st->dev[i].deny)) != NVML_SUCCESS)
+		return r;
 	*out = fake_gpu_handle(i);
 	return NVML_SUCCESS;
 }
@@ -178,6 +180,8 @@ FAKE_EXPORT nvmlReturn_t nvmlDeviceGetHandleByUUID(const char *uuid, nvmlDevice_
 			continue;
 		if (c.raw >= d->lost_from)
 			return NVML_ERROR_GPU_IS_LOST;
+		if ((r = fake_rule_ret(&c, &d->deny)) != NVML_SUCCESS)
+			return r;
 		*device = h;
 		return NVML_SUCCESS;
 	}

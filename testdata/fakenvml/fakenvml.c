@@ -240,3 +240,10 @@ nvmlReturn_t fake_copy_str(const struct fake_str *fs, char *buf, unsigned int le
 	memcpy(buf, fs->s, n);
 	return NVML_SUCCESS;
 }
+
+// fake_rule_ret is r's code while the call's step is in r's range, else success.
+nvmlReturn_t fake_rule_ret(const struct fake_call *c, const struct fake_rule *r) {
+	if (r->ret != NVML_SUCCESS && c->raw >= r->from && c->raw < r->to)
+		return r->ret;
+	return NVML_SUCCESS;
+}

@@ -17,13 +17,32 @@
 #define FAKE_EXPORT __attribute__((visibility("default")))
 #define FAKE_HIDDEN __attribute__((visibility("hidden")))
 
-// MODERN_API marks functions a current driver exports but an old one does not
-// (_v2/_v3 names, GPM). The old-driver build compiles them hidden, so they
-// exist in the code but not in the dynamic symbol table.
+// Four builds imitate four driver generations, oldest first (the second
+// column of FAKE_SYMBOLS is the first generation that exports a function):
+//   0 FAKE_PRE_R450    unversioned names, no MIG functions at all
+//   1 FAKE_OLD_DRIVER  unversioned names and MIG
+//   2 FAKE_R535        535.43-535.86: _v2/_v3 names and GPM, but
+//                      nvmlDeviceGetComputeRunningProcesses_v3 writes 32-byte
+//                      entries (usedGpuCcProtectedMemory at offset 24) and
+//                      nvmlDeviceGetRunningProcessDetailList does not exist
+//   3 (no flag)        driver 580
+// A function a build does not export is compiled hidden: it exists in the
+// code but not in the dynamic symbol table.
+#ifdef FAKE_PRE_R450
+#define FAKE_OLD_DRIVER
+#define MIG_API FAKE_HIDDEN
+#else
+#define MIG_API FAKE_EXPORT
+#endif
 #ifdef FAKE_OLD_DRIVER
 #define MODERN_API FAKE_HIDDEN
 #else
 #define MODERN_API FAKE_EXPORT
+#endif
+#if defined(FAKE_OLD_DRIVER) || defined(FAKE_R535)
+#define R570_API FAKE_HIDDEN
+#else
+#define R570_API FAKE_EXPORT
 #endif
 
 // ---- NVML ABI --------------------------------------------------------------
@@ -35,6 +54,7 @@ enum {
 	NVML_ERROR_UNINITIALIZED = 1,
 	NVML_ERROR_INVALID_ARGUMENT = 2,
 	NVML_ERROR_NOT_SUPPORTED = 3,
+	NVML_ERROR_NO_PERMISSION = 4,
 	NVML_ERROR_NOT_FOUND = 6,
 	NVML_ERROR_INSUFFICIENT_SIZE = 7,
 	NVML_ERROR_GPU_IS_LOST = 15,
@@ -49,10 +69,10 @@ enum {
 	NVML_CLOCK_SM = 1,
 	NVML_GPM_METRICS_GET_VERSION = 1,
 	NVML_GPM_SUPPORT_VERSION = 1,
-	// NVML_GPM_METRIC_MAX grew 98 -> 210 -> 333 across nvml.h releases; the
+	// NVML_GPM_METRIC_MAX grew 98 -> 210 -> 333 -> 477 across nvml.h releases; the
 	// fake accepts numMetrics up to the newest value and never writes past
 	// metrics[numMetrics-1], so a caller built against any header is safe.
-	FAKE_GPM_METRIC_MAX = 333,
+	FAKE_GPM_METRIC_MAX = 477,
 };
 
 // nvmlMemory_v2: sizeof(nvmlMemory_v2_t) | 2 << 24 (NVML_STRUCT_VERSION).
@@ -92,6 +112,16 @@ typedef struct {
 	unsigned int gpuInstanceId;
 	unsigned int computeInstanceId;
 } nvmlProcessInfo_t;
+
+// What drivers 535.43-535.86 write from nvmlDeviceGetComputeRunningProcesses_v3:
+// nvmlProcessInfo_t plus usedGpuCcProtectedMemory, 32 bytes per entry.
+typedef struct {
+	unsigned int pid;
+	unsigned long long usedGpuMemory;
+	unsigned int gpuInstanceId;
+	unsigned int computeInstanceId;
+	unsigned long long usedGpuCcProtectedMemory;
+} fakeProcessInfoR535_t;
 
 // nvmlPciInfo_t as filled by nvmlDeviceGetPciInfo_v2/_v3.
 typedef struct {
@@ -147,6 +177,7 @@ _Static_assert(sizeof(nvmlMemory_v2_t) == 40, "nvmlMemory_v2_t");
 _Static_assert(NVML_MEMORY_V2 == 0x02000028u, "nvmlMemory_v2");
 _Static_assert(sizeof(nvmlProcessInfo_v1_t) == 16, "nvmlProcessInfo_v1_t");
 _Static_assert(sizeof(nvmlProcessInfo_t) == 24, "nvmlProcessInfo_t");
+_Static_assert(sizeof(fakeProcessInfoR535_t) == 32, "fakeProcessInfoR535_t");
 _Static_assert(sizeof(nvmlPciInfo_t) == 68, "nvmlPciInfo_t");
 _Static_assert(sizeof(nvmlPciInfo_v1_t) == 52, "nvmlPciInfo_v1_t");
 _Static_assert(sizeof(nvmlGpmMetric_t) == 40, "nvmlGpmMetric_t");
@@ -155,54 +186,56 @@ _Static_assert(sizeof(nvmlGpmSupport_t) == 8, "nvmlGpmSupport_t");
 
 // ---- exported symbols ------------------------------------------------------
 
-// FAKE_SYMBOLS lists every function the fake defines, with whether an old
-// driver exports it (1) or not (0). The flag is for the reader: MODERN_API on
-// each definition decides, and internal/fakenvml's TestBuildExportsSymbols
-// checks both builds' dynamic symbols against its copy of this list
-// (symbols.go).
-#define FAKE_SYMBOLS(X)                                   \
-	X(nvmlInit, 1)                                        \
-	X(nvmlInit_v2, 0)                                     \
-	X(nvmlInitWithFlags, 1)                               \
-	X(nvmlShutdown, 1)                                    \
-	X(nvmlErrorString, 1)                                 \
-	X(nvmlSystemGetDriverVersion, 1)                      \
-	X(nvmlSystemGetNVMLVersion, 1)                        \
-	X(nvmlSystemGetCudaDriverVersion, 1)                  \
-	X(nvmlSystemGetCudaDriverVersion_v2, 0)               \
-	X(nvmlDeviceGetCount, 1)                              \
-	X(nvmlDeviceGetCount_v2, 0)                           \
-	X(nvmlDeviceGetHandleByIndex, 1)                      \
-	X(nvmlDeviceGetHandleByIndex_v2, 0)                   \
-	X(nvmlDeviceGetHandleByUUID, 1)                       \
-	X(nvmlDeviceGetName, 1)                               \
-	X(nvmlDeviceGetUUID, 1)                               \
-	X(nvmlDeviceGetIndex, 1)                              \
-	X(nvmlDeviceGetPciInfo, 1)                            \
-	X(nvmlDeviceGetPciInfo_v2, 0)                         \
-	X(nvmlDeviceGetPciInfo_v3, 0)                         \
-	X(nvmlDeviceGetArchitecture, 1)                       \
-	X(nvmlDeviceGetCudaComputeCapability, 1)              \
-	X(nvmlDeviceGetUtilizationRates, 1)                   \
-	X(nvmlDeviceGetMemoryInfo, 1)                         \
-	X(nvmlDeviceGetMemoryInfo_v2, 0)                      \
-	X(nvmlDeviceGetPowerUsage, 1)                         \
-	X(nvmlDeviceGetEnforcedPowerLimit, 1)                 \
-	X(nvmlDeviceGetTemperature, 1)                        \
-	X(nvmlDeviceGetClockInfo, 1)                          \
-	X(nvmlDeviceGetComputeRunningProcesses, 1)            \
-	X(nvmlDeviceGetComputeRunningProcesses_v2, 0)         \
-	X(nvmlDeviceGetComputeRunningProcesses_v3, 0)         \
-	X(nvmlDeviceGetMigMode, 1)                            \
-	X(nvmlDeviceGetMaxMigDeviceCount, 1)                  \
-	X(nvmlDeviceGetMigDeviceHandleByIndex, 1)             \
-	X(nvmlDeviceIsMigDeviceHandle, 1)                     \
-	X(nvmlDeviceGetDeviceHandleFromMigDeviceHandle, 1)    \
-	X(nvmlGpmQueryDeviceSupport, 0)                       \
-	X(nvmlGpmSampleAlloc, 0)                              \
-	X(nvmlGpmSampleFree, 0)                               \
-	X(nvmlGpmSampleGet, 0)                                \
-	X(nvmlGpmMetricsGet, 0)
+// FAKE_SYMBOLS lists every function the fake defines, with the first driver
+// generation (0-3, above) that exports it. The number is for the reader: the
+// MIG_API, MODERN_API or R570_API on each definition decides, and
+// internal/fakenvml's TestBuildExportsSymbols checks every build's dynamic
+// symbols against its copy of this list (symbols.go).
+#define FAKE_SYMBOLS(X)                                    \
+	X(nvmlInit, 0)                                     \
+	X(nvmlInit_v2, 2)                                  \
+	X(nvmlInitWithFlags, 0)                            \
+	X(nvmlShutdown, 0)                                 \
+	X(nvmlErrorString, 0)                              \
+	X(nvmlSystemGetDriverVersion, 0)                   \
+	X(nvmlSystemGetNVMLVersion, 0)                     \
+	X(nvmlSystemGetCudaDriverVersion, 0)               \
+	X(nvmlSystemGetCudaDriverVersion_v2, 2)            \
+	X(nvmlDeviceGetCount, 0)                           \
+	X(nvmlDeviceGetCount_v2, 2)                        \
+	X(nvmlDeviceGetHandleByIndex, 0)                   \
+	X(nvmlDeviceGetHandleByIndex_v2, 2)                \
+	X(nvmlDeviceGetHandleByUUID, 0)                    \
+	X(nvmlDeviceGetName, 0)                            \
+	X(nvmlDeviceGetUUID, 0)                            \
+	X(nvmlDeviceGetIndex, 0)                           \
+	X(nvmlDeviceGetPciInfo, 0)                         \
+	X(nvmlDeviceGetPciInfo_v2, 2)                      \
+	X(nvmlDeviceGetPciInfo_v3, 2)                      \
+	X(nvmlDeviceGetArchitecture, 0)                    \
+	X(nvmlDeviceGetCudaComputeCapability, 0)           \
+	X(nvmlDeviceGetUtilizationRates, 0)                \
+	X(nvmlDeviceGetMemoryInfo, 0)                      \
+	X(nvmlDeviceGetMemoryInfo_v2, 2)                   \
+	X(nvmlDeviceGetPowerUsage, 0)                      \
+	X(nvmlDeviceGetEnforcedPowerLimit, 0)              \
+	X(nvmlDeviceGetTemperature, 0)                     \
+	X(nvmlDeviceGetClockInfo, 0)                       \
+	X(nvmlDeviceGetComputeRunningProcesses, 0)         \
+	X(nvmlDeviceGetComputeRunningProcesses_v2, 2)      \
+	X(nvmlDeviceGetComputeRunningProcesses_v3, 2)      \
+	X(nvmlDeviceGetMigMode, 1)                         \
+	X(nvmlDeviceGetMaxMigDeviceCount, 1)               \
+	X(nvmlDeviceGetMigDeviceHandleByIndex, 1)          \
+	X(nvmlDeviceIsMigDeviceHandle, 1)                  \
+	X(nvmlDeviceGetDeviceHandleFromMigDeviceHandle, 1) \
+	X(nvmlGpmQueryDeviceSupport, 2)                    \
+	X(nvmlGpmSampleAlloc, 2)                           \
+	X(nvmlGpmSampleFree, 2)                            \
+	X(nvmlGpmSampleGet, 2)                             \
+	X(nvmlGpmMetricsGet, 2)                            \
+	X(nvmlDeviceGetConfComputeMemSizeInfo, 2)          \
+	X(nvmlDeviceGetRunningProcessDetailList, 3)
 
 enum fake_sym {
 #define FAKE_SYM_ENUM(name, old) SYM_##name,
@@ -263,6 +296,11 @@ struct fake_mig {
 	struct fake_str uuid, name;
 };
 
+struct fake_rule {
+	int32_t ret;
+	uint64_t from, to; // steps [from, to)
+};
+
 struct fake_dev {
 	struct fake_str name, uuid;
 	struct {
@@ -287,6 +325,12 @@ struct fake_dev {
 	struct fake_mig mig[FAKE_MAX_MIG];
 	uint32_t mig_base; // first MIG slot of this GPU in per-step MIG samples
 	uint64_t lost_from;
+	struct fake_rule deny; // handle lookups (index, UUID) answer deny.ret
+	struct {
+		uint32_t slot;
+		struct fake_rule r;
+	} slotfail[FAKE_MAX_MIG]; // nvmlDeviceGetMigDeviceHandleByIndex(slot)
+	uint32_t nslotfail;
 };
 
 struct fake_sample {
@@ -304,11 +348,6 @@ struct fake_sample {
 struct fake_msample {
 	struct fake_mem mem;
 	struct fake_procs procs;
-};
-
-struct fake_rule {
-	int32_t ret;
-	uint64_t from, to; // steps [from, to)
 };
 
 struct fake_state {
@@ -393,5 +432,6 @@ const struct fake_sample *fake_sample(const struct fake_call *c, uint32_t dev);
 const struct fake_msample *fake_msample(const struct fake_call *c, uint32_t slot);
 int fake_churn(void);
 nvmlReturn_t fake_copy_str(const struct fake_str *fs, char *buf, unsigned int len);
+nvmlReturn_t fake_rule_ret(const struct fake_call *c, const struct fake_rule *r);
 
 #endif

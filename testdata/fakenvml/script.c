@@ -57,6 +57,12 @@
 //                                           no end. First matching rule wins.
 //   lost <i> <from>                         GPU i (and its MIG devices):
 //                                           NVML_ERROR_GPU_IS_LOST (15)
+//   deny <i> <ret> <from> <to>              handle lookups of GPU i (by index
+//                                           or UUID) answer ret in steps
+//                                           [from, to), to 0: no end (a GPU
+//                                           the cgroup denies: 4)
+//   slotfail <i> <slot> <ret> <from> <to>   nvmlDeviceGetMigDeviceHandleByIndex
+//                                           (GPU i, slot) answers ret
 //   nan <i> <metricId> [<from>]             that GPM metric answers NaN
 //   churn <n>                               next n process-list calls with a big
 //                                           enough buffer: 7, count = capacity+1
@@ -346,6 +352,15 @@ static int parse_msample(struct lex *l, struct fake_state *st) {
 	return fail_at(l, "unknown MIG sample field %s", what);
 }
 
+// get_rule reads "<ret> <from> <to>" (to 0: no end).
+static int get_rule(struct lex *l, struct fake_rule *r) {
+	if (get_i32(l, "ret", &r->ret) || get_u64(l, "from step", &r->from) || get_u64(l, "to step", &r->to))
+		return -1;
+	if (r->to == 0)
+		r->to = FAKE_NEVER;
+	return 0;
+}
+
 static int parse_fail(struct lex *l, struct fake_state *st) {
 	enum fake_sym s;
 	struct fake_rule r = {.from = 0, .to = FAKE_NEVER};
@@ -460,6 +475,17 @@ static int parse_line(struct lex *l, struct fake_state *st) {
 		return parse_fail(l, st);
 	if (strcmp(d, "lost") == 0)
 		return get_dev(l, st, &i) || get_u64(l, "from step", &st->dev[i].lost_from);
+	if (strcmp(d, "deny") == 0)
+		return get_dev(l, st, &i) || get_rule(l, &st->dev[i].deny);
+	if (strcmp(d, "slotfail") == 0) {
+		if (get_dev(l, st, &i))
+			return -1;
+		struct fake_dev *dv = &st->dev[i];
+		if (dv->nslotfail >= FAKE_MAX_MIG)
+			return fail_at(l, "more than %d slotfail lines for GPU %u", FAKE_MAX_MIG, i);
+		uint32_t n = dv->nslotfail++;
+		return get_u32(l, "slot", &dv->slotfail[n].slot) || get_rule(l, &dv->slotfail[n].r);
+	}
 	if (strcmp(d, "nan") == 0) {
 		if (st->nnan >= FAKE_MAX_NAN)
 			return fail_at(l, "more than %d nan lines", FAKE_MAX_NAN);

@@ -370,7 +370,7 @@ static void check_gpm(nvmlDevice_t d0, nvmlDevice_t d1) {
 	EQ(api.gpm_alloc(&s1), NVML_SUCCESS);
 	EQ(api.gpm_alloc(&s2), NVML_SUCCESS);
 	EQ(api.gpm_alloc(&s3), NVML_SUCCESS);
-	static nvmlGpmMetricsGet_t mg; // 13 KB
+	static nvmlGpmMetricsGet_t mg; // 19 KB
 	const unsigned ids[] = {1, 2, 10, 99};
 	metrics(&mg, s1, s2, 4, ids);
 	EQ(api.gpm_metrics(&mg), NVML_ERROR_INVALID_ARGUMENT); // samples not taken yet
@@ -628,7 +628,8 @@ static void mig(void) {
 	EQ(api.util(m0, &ut), NVML_ERROR_NOT_SUPPORTED);
 	EQ(api.util(d0, &ut), NVML_ERROR_NOT_SUPPORTED);
 	EQ(api.power(m0, &u), NVML_ERROR_NOT_SUPPORTED);
-	EQ(api.index(m0, &u), NVML_ERROR_NOT_SUPPORTED);
+	EQ(api.index(m0, &u), NVML_SUCCESS); // a MIG handle's index is its slot
+	EQ(u, 0);
 	EQ(api.arch(m0, &u), NVML_SUCCESS);
 	EQ(u, 9);
 	nvmlGpmSample_t s = NULL;
