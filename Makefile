@@ -13,7 +13,7 @@ COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BENCHTIME ?= 2s
 
-.PHONY: build build-agent test test-keda lint fmt vet bench fuzz cover image demo demo-test tidy-check recordings cross
+.PHONY: build build-agent test test-keda test-e2e lint fmt vet bench fuzz cover image demo demo-test tidy-check recordings cross
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/nvml-scaler
@@ -28,13 +28,24 @@ cross:
 # The whole suite: the binding through the fake libnvidia-ml (needs a C compiler),
 # the scaler on replayed recordings (make demo included, TestDemo), a short soak,
 # KEDA's real client (test/keda), the manifests against Kubernetes' and KEDA's
-# types (test/deploy) and the image recipe in a glibc-only root (image-test).
+# types (test/deploy), the image recipe in a glibc-only root (image-test) and
+# the real control plane with KEDA's operator (test-e2e).
 test: lint cross
 	$(GO) test -race -count=1 ./...
 	$(MAKE) soak-short
 	$(MAKE) test-keda
 	$(MAKE) test-deploy
 	$(MAKE) image-test
+	$(MAKE) test-e2e
+
+# A real etcd, kube-apiserver, kube-controller-manager, KEDA operator and
+# metrics adapter and kwok on loopback, built once from the Go module proxy
+# into .cache/e2e/bin (hack/e2e-build.sh; cold cost in the README), then our
+# binary against them (nested module test/e2e). E2E_TIMELINES=DIR saves each
+# scenario's replica timeline there.
+test-e2e:
+	GO=$(GO) hack/e2e-build.sh
+	cd test/e2e && $(GO) test -race -count=1 -timeout 30m ./...
 
 test-keda:
 	@if [ -f test/keda/go.mod ]; then cd test/keda && $(GO) test -race -count=1 ./...; fi

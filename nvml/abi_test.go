@@ -60,6 +60,8 @@ func abiMirrors() []abiStruct {
 			{"unit", "metricInfo.unit"}}},
 		{reflect.TypeFor[gpmMetricsGet](), "nvmlGpmMetricsGet_t", [][2]string{{"version", "version"},
 			{"numMetrics", "numMetrics"}, {"sample1", "sample1"}, {"sample2", "sample2"}, {"metrics", "metrics"}}},
+		{reflect.TypeFor[temperatureV1](), "nvmlTemperature_v1_t", [][2]string{{"version", "version"},
+			{"sensorType", "sensorType"}, {"temperature", "temperature"}}},
 	}
 }
 
@@ -73,6 +75,7 @@ type abiConst struct {
 func abiConsts() []abiConst {
 	c := []abiConst{
 		{uint64(memoryV2Version), "nvmlMemory_v2", "NVML_MEMORY_V2"},
+		{uint64(temperatureV1Version), "nvmlTemperature_v1", "NVML_TEMPERATURE_V1"},
 		{gpmSupportVersion, "NVML_GPM_SUPPORT_VERSION", "NVML_GPM_SUPPORT_VERSION"},
 		{gpmMetricsGetVersion, "NVML_GPM_METRICS_GET_VERSION", "NVML_GPM_METRICS_GET_VERSION"},
 		{gpmMetricMax, "NVML_GPM_METRIC_MAX", "FAKE_GPM_METRIC_MAX"},

@@ -40,6 +40,7 @@ func TestInjectedNaN(t *testing.T) {
 	lib, f := open(t, load(t, "h200-steps.json"), fakenvml.NaN(0, uint32(nvml.GPMSMActivity), 3))
 	s, err := device(t, lib, 0).NewGPMSampler(nvml.GPMSMActivity, nvml.GPMTensorActivity)
 	require.NoError(t, err)
+	nvml.SetGPMClock(s, steppingClock())
 	defer s.Close()
 	_, err = s.Sample()
 	require.NoError(t, err)

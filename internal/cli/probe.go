@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -78,7 +79,7 @@ type prober struct {
 }
 
 func newProber(d *deps, f *probeFlags) (*prober, error) {
-	src, desc, err := f.source.open(d, slog.New(slog.DiscardHandler))
+	src, desc, err := f.source.open(d, slog.New(slog.DiscardHandler), f.interval)
 	if err != nil {
 		return nil, err
 	}
@@ -133,9 +134,11 @@ func runProbe(ctx context.Context, d *deps, f *probeFlags) error {
 }
 
 // teeSource passes a Source through and keeps each device's latest Reading.
-// Only the goroutine calling Sweep touches it.
+// The Sampler reads devices concurrently, so last is guarded by mu; the
+// report reads it after Sweep returns.
 type teeSource struct {
 	scaler.Source
+	mu   sync.Mutex
 	last []scaler.Reading // by device position; zero after a failed Read
 }
 
@@ -150,9 +153,21 @@ func (t *teeSource) Refresh(ctx context.Context) ([]scaler.Device, bool, error) 
 
 func (t *teeSource) Read(ctx context.Context, dev int) (scaler.Reading, error) {
 	r, err := t.Source.Read(ctx, dev)
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	for len(t.last) <= dev {
 		t.last = append(t.last, scaler.Reading{})
 	}
 	t.last[dev] = r
 	return r, err
+}
+
+// reading returns the latest Reading of position dev (zero when none).
+func (t *teeSource) reading(dev int) scaler.Reading {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if dev < len(t.last) {
+		return t.last[dev]
+	}
+	return scaler.Reading{}
 }

@@ -68,10 +68,7 @@ func (p *prober) report(snap *scaler.Snapshot) probeReport {
 		r.Replay = &replayPosition{OffsetSeconds: math.Round(p.replay.Offset().Seconds()*1000) / 1000, Phase: p.replay.Phase()}
 	}
 	for i := range snap.GPUs {
-		var raw scaler.Reading
-		if i < len(p.tee.last) {
-			raw = p.tee.last[i]
-		}
+		raw := p.tee.reading(i)
 		r.GPUs = append(r.GPUs, gpuReport(&snap.GPUs[i], &raw))
 	}
 	return r

@@ -135,7 +135,7 @@ func runServe(ctx context.Context, d *deps, f *serveFlags) error {
 	}
 	m := metrics.New(metrics.Options{PerGPU: f.perGPUMetrics, Now: d.now})
 	f.source.onNVMLError = m.NVMLError
-	src, desc, err := f.source.open(d, log)
+	src, desc, err := f.source.open(d, log, f.interval)
 	if err != nil {
 		return err
 	}
