@@ -125,20 +125,19 @@ func (w *Watcher) Run(ctx context.Context) error {
 			backoff = w.cfg.Backoff
 			err = w.watchFrom(ctx, pods, rv)
 		}
-		if ctx.Err() != nil {
-			return nil
+		if ctx.Err() != nil || errors.Is(err, errGone) {
+			continue // stopping, or relist at once
 		}
-		if !errors.Is(err, errGone) {
-			w.cfg.Logger.Warn("pod watch failed; retrying", "err", err, "in", backoff)
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(backoff):
-			}
-			backoff = min(2*backoff, 30*time.Second)
+		w.cfg.Logger.Warn("pod watch failed; retrying", "err", err, "in", backoff)
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
 		}
+		t.Stop()
+		backoff = min(2*backoff, 30*time.Second)
 	}
-	return nil
+	return nil // the context ended: not an error
 }
 
 func (w *Watcher) publish(pods map[string]Pod) {

@@ -92,8 +92,8 @@ func Parse(md map[string]string) (Trigger, error) {
 			return Trigger{}, fmt.Errorf("trigger metadata %q: given twice (directly and FromEnv)", key)
 		case i >= 0:
 			seen[i] = true
-			if err := t.set(key, v); err != nil {
-				return Trigger{}, fmt.Errorf("trigger metadata %q is %q: want %s", rawKey, clip(raw), err)
+			if want := t.set(key, v); want != "" {
+				return Trigger{}, fmt.Errorf("trigger metadata %q is %q: want %s", rawKey, clip(raw), want)
 			}
 		case index(gpuKeys[:], key) >= 0:
 			return Trigger{}, fmt.Errorf("trigger metadata %q: engine metrics come from --engine-target endpoints, which have no GPU; remove the GPU selector", rawKey)
@@ -110,24 +110,25 @@ func Parse(md map[string]string) (Trigger, error) {
 	return t, nil
 }
 
-func (t *Trigger) set(key, v string) error {
+// set parses one value into t and returns "", or what the key accepts.
+func (t *Trigger) set(key, v string) (want string) {
 	switch key {
 	case keyMetric:
 		m, ok := engine.ParseMetric(v)
 		if !ok {
-			return fmt.Errorf("an engine metric")
+			return "an engine metric"
 		}
 		t.Metric = m
 	case keyTarget:
 		f, err := number(v)
 		if err != nil || f <= 0 {
-			return fmt.Errorf("a finite number greater than 0, e.g. \"5\"")
+			return "a finite number greater than 0, e.g. \"5\""
 		}
 		t.Target = f
 	case keyActivation:
 		f, err := number(v) // "" is 0
 		if err != nil || f < 0 {
-			return fmt.Errorf("a finite number of at least 0 (default 0)")
+			return "a finite number of at least 0 (default 0)"
 		}
 		t.Activation = f
 	case keyAgg:
@@ -139,21 +140,21 @@ func (t *Trigger) set(key, v string) error {
 		case "max":
 			t.Aggregation = engine.Max
 		default:
-			return fmt.Errorf("one of sum, avg, max (default sum)")
+			return "one of sum, avg, max (default sum)"
 		}
 	case keyQuantile:
 		f, err := number(v) // "" is 0: the mean
 		if err != nil || (v != "" && (f <= 0 || f >= 1)) {
-			return fmt.Errorf("a number between 0 and 1, e.g. \"0.9\" (default: the mean)")
+			return "a number between 0 and 1, e.g. \"0.9\" (default: the mean)"
 		}
 		t.Quantile = f
 	case keyWindow:
 		if v == "" {
-			return nil
+			return ""
 		}
 		d, err := time.ParseDuration(v)
 		if err != nil || d < time.Second || d > MaxWindow {
-			return fmt.Errorf("a duration from 1s to 10m, e.g. \"30s\" (default 30s)")
+			return "a duration from 1s to 10m, e.g. \"30s\" (default 30s)"
 		}
 		t.Window = d
 	case keyModel:
@@ -165,10 +166,10 @@ func (t *Trigger) set(key, v string) error {
 		case "skip":
 			t.SkipMissing = true
 		default:
-			return fmt.Errorf("fail (default) or skip")
+			return "fail (default) or skip"
 		}
 	}
-	return nil
+	return ""
 }
 
 // MetricName is the stable name GetMetricSpec reports, e.g.
