@@ -137,7 +137,9 @@ func newLibrary(path string, h uintptr) (*Library, error) {
 	for r := range returnText {
 		lib.texts[r] = r.Error()
 		if lib.fn.errorString != nil {
-			if s := lib.fn.errorString(r); s != "" {
+			// A library older than a code answers it "Unknown Error": the
+			// built-in text, from nvml.h, says more.
+			if s := lib.fn.errorString(r); s != "" && (s != returnText[ErrUnknown] || r == ErrUnknown) {
 				lib.texts[r] = s
 			}
 		}

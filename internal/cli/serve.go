@@ -19,6 +19,7 @@ import (
 type serveFlags struct {
 	listen, httpListen string
 	interval           time.Duration
+	notReadyLimit      time.Duration
 	nodeName           string
 	perGPUMetrics      bool
 	reflection         bool
@@ -63,6 +64,8 @@ and exit 0.`,
 	fs.StringVar(&f.listen, "listen", ":6000", "gRPC address (host:port) KEDA connects to")
 	fs.StringVar(&f.httpListen, "http-listen", ":8080", "HTTP address (host:port) for /healthz, /readyz and /metrics")
 	newDuration(fs, &f.interval, "interval", scaler.DefaultInterval, "time between sweeps of every GPU, at least 100ms")
+	newDuration(fs, &f.notReadyLimit, "liveness-not-ready-limit", scaler.DefaultNotReadyLimit,
+		"how long without fresh GPU data before liveness fails and the kubelet recreates the container (0: never)")
 	fs.StringVar(&f.nodeName, "node-name", "", "node name reported in snapshots (default: $NODE_NAME, else the host name)")
 	fs.BoolVar(&f.perGPUMetrics, "per-gpu-metrics", false, "also export each GPU's catalogue metrics on /metrics (nvml_scaler_gpu_*{uuid,index,model})")
 	fs.BoolVar(&f.reflection, "grpc-reflection", false, "register the gRPC reflection service (for grpcurl); it describes the API to any caller")
@@ -76,6 +79,9 @@ and exit 0.`,
 func (f *serveFlags) validate(cmd *cobra.Command) error {
 	if err := checkMinDuration("interval", f.interval, scaler.MinInterval); err != nil {
 		return err
+	}
+	if f.notReadyLimit < 0 {
+		return usageErrorf("--liveness-not-ready-limit %v: want 0 (never) or a positive duration such as 10m", f.notReadyLimit)
 	}
 	for name, addr := range map[string]string{"listen": f.listen, "http-listen": f.httpListen} {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
@@ -120,7 +126,7 @@ func runServe(ctx context.Context, d *deps, f *serveFlags) error {
 		return err
 	}
 	sampler, err := scaler.NewSampler(scaler.SamplerConfig{Source: src, Node: node, Interval: f.interval,
-		Logger: log, Now: d.now, OnSweep: m.ObserveSweep})
+		Logger: log, Now: d.now, OnSweep: m.ObserveSweep, NotReadyLimit: f.notReadyLimit})
 	if err != nil {
 		return errors.Join(err, src.Close())
 	}
