@@ -4,15 +4,22 @@
 
 GO        ?= go
 BIN       ?= bin/nvml-scaler
+# The DaemonSet's binary: the same commands less `aggregate`, without client-go
+# (-tags agent; internal/cli/commands_agent.go). The image ships it as
+# /nvml-scaler and the full build as /nvml-scaler-aggregator.
+AGENT_BIN ?= bin/nvml-scaler-agent
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BENCHTIME ?= 2s
 
-.PHONY: build test test-keda lint fmt vet bench fuzz cover image demo demo-test tidy-check recordings cross
+.PHONY: build build-agent test test-keda test-e2e lint fmt vet bench fuzz cover image demo demo-test tidy-check recordings cross
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/nvml-scaler
+
+build-agent:
+	CGO_ENABLED=0 $(GO) build -trimpath -tags agent -ldflags '$(LDFLAGS)' -o $(AGENT_BIN) ./cmd/nvml-scaler
 
 cross:
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -o /dev/null ./...
@@ -21,13 +28,24 @@ cross:
 # The whole suite: the binding through the fake libnvidia-ml (needs a C compiler),
 # the scaler on replayed recordings (make demo included, TestDemo), a short soak,
 # KEDA's real client (test/keda), the manifests against Kubernetes' and KEDA's
-# types (test/deploy) and the image recipe in a glibc-only root (image-test).
-test: vet cross
+# types (test/deploy), the image recipe in a glibc-only root (image-test) and
+# the real control plane with KEDA's operator (test-e2e).
+test: lint cross
 	$(GO) test -race -count=1 ./...
 	$(MAKE) soak-short
 	$(MAKE) test-keda
 	$(MAKE) test-deploy
 	$(MAKE) image-test
+	$(MAKE) test-e2e
+
+# A real etcd, kube-apiserver, kube-controller-manager, KEDA operator and
+# metrics adapter and kwok on loopback, built once from the Go module proxy
+# into .cache/e2e/bin (hack/e2e-build.sh; cold cost in the README), then our
+# binary against them (nested module test/e2e). E2E_TIMELINES=DIR saves each
+# scenario's replica timeline there.
+test-e2e:
+	GO=$(GO) hack/e2e-build.sh
+	cd test/e2e && $(GO) test -race -count=1 -timeout 30m ./...
 
 test-keda:
 	@if [ -f test/keda/go.mod ]; then cd test/keda && $(GO) test -race -count=1 ./...; fi
@@ -39,10 +57,19 @@ vet:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
-lint: vet
+# golangci-lint at a pinned version, built through the Go module proxy into
+# bin/ (git-ignored); .golangci.yml says what it checks and why.
+GOLANGCI_LINT_VERSION ?= v2.15.0
+GOLANGCI_LINT         := bin/golangci-lint-$(GOLANGCI_LINT_VERSION)/golangci-lint
+
+$(GOLANGCI_LINT):
+	GOBIN=$(CURDIR)/$(dir $(GOLANGCI_LINT)) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+
+lint: vet $(GOLANGCI_LINT)
+	$(GOLANGCI_LINT) run ./...
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./nvml/... ./scaler/...
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./nvml/... ./scaler/... ./engine/...
 
 # Each fuzz target for FUZZTIME (one at a time: -fuzz takes one target per
 # package). `make test` runs their seed corpora (testdata/fuzz) as plain tests.
@@ -51,6 +78,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./recording
 	$(GO) test -run '^$$' -fuzz '^FuzzQuoteNonFinite$$' -fuzztime $(FUZZTIME) ./recording
 	$(GO) test -run '^$$' -fuzz '^FuzzParseTrigger$$' -fuzztime $(FUZZTIME) ./scaler
+	$(GO) test -run '^$$' -fuzz '^FuzzScrapeAndMap$$' -fuzztime $(FUZZTIME) ./engine
 
 # The soak (scaler/soak_test.go): sampling at 100 Hz on a replay while 200
 # clients connect, call GetMetrics or hold StreamIsActive, and leave; goroutines,
@@ -77,13 +105,26 @@ recordings:
 # The distroless image, where a Docker engine with buildx runs. One platform by
 # default; PLATFORMS=linux/amd64,linux/arm64 cross-compiles both (push them
 # with IMAGE_BUILD_FLAGS=--push). docs/deploy.md.
+# BASE_IMAGE pins the runtime base, e.g. by digest:
+#   make image BASE_IMAGE=gcr.io/distroless/base-nossl-debian12:nonroot@sha256:…
+# (docker buildx imagetools inspect gcr.io/distroless/base-nossl-debian12:nonroot
+# prints the current one), or the Debian 13 variant,
+# gcr.io/distroless/base-nossl-debian13:nonroot (docs/deploy.md, "The image").
+# BuildKit attaches an SPDX SBOM (its Syft scanner) and a provenance
+# attestation to the image (--sbom, --provenance). They travel with a pushed
+# image (IMAGE_BUILD_FLAGS=--push); read the SBOM back with
+#   docker buildx imagetools inspect $(IMAGE):$(VERSION) --format '{{ json .SBOM }}'
+# The classic `docker` image store (--load) drops attestations.
 IMAGE             ?= ghcr.io/nvml-scaler/nvml-scaler
 PLATFORMS         ?=
 IMAGE_BUILD_FLAGS ?=
+BASE_IMAGE        ?=
 image:
 	docker buildx build -f Dockerfile.distroless $(if $(PLATFORMS),--platform $(PLATFORMS)) \
 		--build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) \
 		--build-arg CREATED=$$(date -u +%Y-%m-%dT%H:%M:%SZ) \
+		$(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) \
+		--sbom=true --provenance=mode=max \
 		-t $(IMAGE):$(VERSION) $(IMAGE_BUILD_FLAGS) .
 
 # The scaler on a recorded H200 inference ramp, queried as KEDA would: no GPU needed.

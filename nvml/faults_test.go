@@ -114,8 +114,8 @@ func TestHeldCallDoesNotStallOthers(t *testing.T) {
 		require.NoError(t, err)
 	}
 	select {
-	case <-done:
-		t.Fatal("held call returned before release")
+	case err := <-done:
+		t.Fatalf("held call returned (err %v) before release", err)
 	default:
 	}
 	f.Release("nvmlDeviceGetPowerUsage")

@@ -5,12 +5,23 @@ package nvml
 import (
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/ebitengine/purego"
+
+	"github.com/nvml-scaler/nvml-scaler/internal/regfile"
 )
+
+// PrecheckTimeout bounds the read of a candidate library's first bytes before
+// it is handed to dlopen. dlopen cannot be interrupted and holds the dynamic
+// loader's lock while it reads, so a file on a hung mount (or a FIFO) would
+// wedge the whole process: no new OS thread could start. A candidate that does
+// not answer within the bound is skipped and never handed to dlopen.
+const PrecheckTimeout = 5 * time.Second
 
 // LibraryName is the soname NVML is loaded by.
 const LibraryName = "libnvidia-ml.so.1"
@@ -94,7 +105,10 @@ func (e *LoadError) Unwrap() error { return ErrLibraryNotFound }
 //
 // Search order: the path given with [WithLibraryPath] (alone, if given); else
 // the dynamic loader's normal search for libnvidia-ml.so.1, then each of
-// [DefaultSearchDirs] (or [WithSearchDirs]). When nothing loads, the error is a
+// [DefaultSearchDirs] (or [WithSearchDirs]). A candidate given as a path is
+// first checked to be a regular ELF file whose first bytes can be read within
+// PrecheckTimeout; one that is not is skipped (a FIFO, a device, a hung
+// mount). When nothing loads, the error is a
 // [*LoadError] listing every attempt. A library that lacks nvmlInit (in any
 // version) is rejected: it is not NVML.
 func Open(opts ...Option) (*Library, error) {
@@ -111,6 +125,10 @@ func Open(opts ...Option) (*Library, error) {
 	}
 	var tried []LoadAttempt
 	for _, path := range candidates {
+		if err := precheck(path, PrecheckTimeout); err != nil {
+			tried = append(tried, LoadAttempt{Path: path, Err: err.Error()})
+			continue
+		}
 		h, err := purego.Dlopen(path, purego.RTLD_NOW|purego.RTLD_LOCAL)
 		if err != nil {
 			tried = append(tried, LoadAttempt{Path: path, Err: err.Error()})
@@ -127,19 +145,59 @@ func Open(opts ...Option) (*Library, error) {
 	return nil, &LoadError{Tried: tried}
 }
 
+// precheck returns nil when path is a bare soname (the loader searches for
+// it) or a regular file starting with the ELF magic, read within timeout. On
+// a timeout the reading goroutine is left behind, stuck in the read, rather
+// than the process in dlopen.
+func precheck(path string, timeout time.Duration) error {
+	return precheckWith(path, timeout, readELFMagic)
+}
+
+func precheckWith(path string, timeout time.Duration, read func(string) error) error {
+	if !strings.Contains(path, "/") {
+		return nil
+	}
+	done := make(chan error, 1)
+	go func() { done <- read(path) }()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+		return fmt.Errorf("reading its first bytes took over %v (a hung mount?): not loaded", timeout)
+	}
+}
+
+func readELFMagic(path string) error {
+	f, err := regfile.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var magic [4]byte
+	if _, err := io.ReadFull(f, magic[:]); err != nil {
+		return fmt.Errorf("not an ELF shared library: %w", err)
+	}
+	if string(magic[:]) != "\x7fELF" {
+		return errors.New("not an ELF shared library")
+	}
+	return nil
+}
+
 func newLibrary(path string, h uintptr) (*Library, error) {
 	lib := &Library{path: path, handle: h, names: map[string]string{}, dlclose: purego.Dlclose}
 	lib.resolve()
 	if lib.fn.init == nil {
 		return nil, errors.New("not NVML: no nvmlInit_v2 or nvmlInit symbol")
 	}
-	lib.texts = make(map[Return]string, len(returnText))
-	for r := range returnText {
+	lib.texts = make(map[Return]string, len(returnCodes))
+	for r := range returnCodes {
 		lib.texts[r] = r.Error()
 		if lib.fn.errorString != nil {
 			// A library older than a code answers it "Unknown Error": the
 			// built-in text, from nvml.h, says more.
-			if s := lib.fn.errorString(r); s != "" && (s != returnText[ErrUnknown] || r == ErrUnknown) {
+			if s := lib.fn.errorString(r); s != "" && (s != ErrUnknown.Error() || r == ErrUnknown) {
 				lib.texts[r] = s
 			}
 		}

@@ -4,6 +4,7 @@ package nvml
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 )
 
@@ -47,52 +48,70 @@ const (
 	ErrUnknown                 Return = 999
 )
 
-// returnText is what nvmlErrorString answers for each code on driver 580.159.04
-// (testdata/recordings, errorStrings), used before the library is loaded and for
-// codes the loaded library does not know. Code 30 is newer than that driver's
-// table; its text follows nvml.h's comment for NVML_ERROR_RESET_TYPE_NOT_SUPPORTED.
-var returnText = map[Return]string{
-	Success:                    "Success",
-	ErrUninitialized:           "Uninitialized",
-	ErrInvalidArgument:         "Invalid Argument",
-	ErrNotSupported:            "Not Supported",
-	ErrNoPermission:            "Insufficient Permissions",
-	ErrAlreadyInitialized:      "Already Initialized",
-	ErrNotFound:                "Not Found",
-	ErrInsufficientSize:        "Insufficient Size",
-	ErrInsufficientPower:       "Insufficient External Power",
-	ErrDriverNotLoaded:         "Driver Not Loaded",
-	ErrTimeout:                 "Timeout",
-	ErrIRQIssue:                "Interrupt Request Issue",
-	ErrLibraryNotFound:         "NVML Shared Library Not Found",
-	ErrFunctionNotFound:        "Function Not Found",
-	ErrCorruptedInforom:        "Corrupted infoROM",
-	ErrGPULost:                 "GPU is lost",
-	ErrResetRequired:           "GPU requires reset",
-	ErrOperatingSystem:         "GPU access blocked by the operating system",
-	ErrLibRMVersionMismatch:    "Driver/library version mismatch",
-	ErrInUse:                   "In use by another client",
-	ErrMemory:                  "Insufficient Memory",
-	ErrNoData:                  "No data",
-	ErrVGPUECCNotSupported:     "vGPU ECC not supported",
-	ErrInsufficientResources:   "Insufficient Resources",
-	ErrFreqNotSupported:        "Invalid Frequency",
-	ErrArgumentVersionMismatch: "Argument version mismatch",
-	ErrDeprecated:              "Requested functionality has been deprecated",
-	ErrNotReady:                "System is not in ready state",
-	ErrGPUNotFound:             "No supported GPUs were found",
-	ErrInvalidState:            "Resource not in correct state to perform requested operation",
-	ErrResetTypeNotSupported:   "Reset type not supported",
-	ErrUnknown:                 "Unknown Error",
+// returnCodes is the one table of nvmlReturn_t: for each code its name in
+// nvml.h and its text. The texts are what nvmlErrorString answered on driver
+// 580.159.04 (testdata/recordings, errorStrings), used before the library is
+// loaded and for codes the loaded library does not know. Code 30 is newer than
+// that driver's table; its text follows nvml.h's comment for
+// NVML_ERROR_RESET_TYPE_NOT_SUPPORTED. TestReturnCodesMatchNVMLHeader checks
+// the codes and names against NVIDIA's nvml.h.
+var returnCodes = map[Return]struct{ name, text string }{
+	Success:                    {"NVML_SUCCESS", "Success"},
+	ErrUninitialized:           {"NVML_ERROR_UNINITIALIZED", "Uninitialized"},
+	ErrInvalidArgument:         {"NVML_ERROR_INVALID_ARGUMENT", "Invalid Argument"},
+	ErrNotSupported:            {"NVML_ERROR_NOT_SUPPORTED", "Not Supported"},
+	ErrNoPermission:            {"NVML_ERROR_NO_PERMISSION", "Insufficient Permissions"},
+	ErrAlreadyInitialized:      {"NVML_ERROR_ALREADY_INITIALIZED", "Already Initialized"},
+	ErrNotFound:                {"NVML_ERROR_NOT_FOUND", "Not Found"},
+	ErrInsufficientSize:        {"NVML_ERROR_INSUFFICIENT_SIZE", "Insufficient Size"},
+	ErrInsufficientPower:       {"NVML_ERROR_INSUFFICIENT_POWER", "Insufficient External Power"},
+	ErrDriverNotLoaded:         {"NVML_ERROR_DRIVER_NOT_LOADED", "Driver Not Loaded"},
+	ErrTimeout:                 {"NVML_ERROR_TIMEOUT", "Timeout"},
+	ErrIRQIssue:                {"NVML_ERROR_IRQ_ISSUE", "Interrupt Request Issue"},
+	ErrLibraryNotFound:         {"NVML_ERROR_LIBRARY_NOT_FOUND", "NVML Shared Library Not Found"},
+	ErrFunctionNotFound:        {"NVML_ERROR_FUNCTION_NOT_FOUND", "Function Not Found"},
+	ErrCorruptedInforom:        {"NVML_ERROR_CORRUPTED_INFOROM", "Corrupted infoROM"},
+	ErrGPULost:                 {"NVML_ERROR_GPU_IS_LOST", "GPU is lost"},
+	ErrResetRequired:           {"NVML_ERROR_RESET_REQUIRED", "GPU requires reset"},
+	ErrOperatingSystem:         {"NVML_ERROR_OPERATING_SYSTEM", "GPU access blocked by the operating system"},
+	ErrLibRMVersionMismatch:    {"NVML_ERROR_LIB_RM_VERSION_MISMATCH", "Driver/library version mismatch"},
+	ErrInUse:                   {"NVML_ERROR_IN_USE", "In use by another client"},
+	ErrMemory:                  {"NVML_ERROR_MEMORY", "Insufficient Memory"},
+	ErrNoData:                  {"NVML_ERROR_NO_DATA", "No data"},
+	ErrVGPUECCNotSupported:     {"NVML_ERROR_VGPU_ECC_NOT_SUPPORTED", "vGPU ECC not supported"},
+	ErrInsufficientResources:   {"NVML_ERROR_INSUFFICIENT_RESOURCES", "Insufficient Resources"},
+	ErrFreqNotSupported:        {"NVML_ERROR_FREQ_NOT_SUPPORTED", "Invalid Frequency"},
+	ErrArgumentVersionMismatch: {"NVML_ERROR_ARGUMENT_VERSION_MISMATCH", "Argument version mismatch"},
+	ErrDeprecated:              {"NVML_ERROR_DEPRECATED", "Requested functionality has been deprecated"},
+	ErrNotReady:                {"NVML_ERROR_NOT_READY", "System is not in ready state"},
+	ErrGPUNotFound:             {"NVML_ERROR_GPU_NOT_FOUND", "No supported GPUs were found"},
+	ErrInvalidState:            {"NVML_ERROR_INVALID_STATE", "Resource not in correct state to perform requested operation"},
+	ErrResetTypeNotSupported:   {"NVML_ERROR_RESET_TYPE_NOT_SUPPORTED", "Reset type not supported"},
+	ErrUnknown:                 {"NVML_ERROR_UNKNOWN", "Unknown Error"},
 }
 
 // Error returns NVML's text for the code, from the built-in table. For the text
 // the loaded library gives, see [Library.ErrorString].
 func (r Return) Error() string {
-	if s, ok := returnText[r]; ok {
-		return s
+	if c, ok := returnCodes[r]; ok {
+		return c.text
 	}
 	return "unknown NVML return code " + strconv.Itoa(int(r))
+}
+
+// Name returns the code's name in nvml.h ("NVML_ERROR_GPU_IS_LOST",
+// "NVML_SUCCESS"), or "" for a code nvml.h does not define.
+func (r Return) Name() string { return returnCodes[r].name }
+
+// Returns lists every code nvml.h defines, in ascending order (Success first,
+// ErrUnknown last). Each call returns a new slice.
+func Returns() []Return {
+	out := make([]Return, 0, len(returnCodes))
+	for r := range returnCodes {
+		out = append(out, r)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // String is Error, so that %v prints the text.

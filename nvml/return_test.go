@@ -3,10 +3,11 @@
 package nvml
 
 import (
-	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -15,24 +16,27 @@ import (
 	"github.com/nvml-scaler/nvml-scaler/recording"
 )
 
-// allReturns is every code DESIGN.md lists: 0–30 and 999.
-func allReturns() []Return {
-	out := []Return{ErrUnknown}
-	for c := range 31 {
-		out = append(out, Return(c))
-	}
-	return out
-}
-
+// Every code in the table has a distinct nvml.h name and a text; codes outside
+// it say so. TestReturnCodesMatchNVMLHeader checks the table against nvml.h.
 func TestReturnTableCoversEveryCode(t *testing.T) {
 	t.Parallel()
-	for _, r := range allReturns() {
-		text, ok := returnText[r]
-		assert.True(t, ok, "code %d has no text", r)
-		assert.NotEmpty(t, text)
-		assert.Equal(t, text, r.Error())
+	codes := Returns()
+	require.Len(t, codes, len(returnCodes))
+	assert.True(t, slices.IsSorted(codes))
+	assert.Equal(t, Success, codes[0])
+	assert.Equal(t, ErrUnknown, codes[len(codes)-1])
+	names := map[string]Return{}
+	for _, r := range codes {
+		assert.NotEmpty(t, r.Error(), "code %d", r)
+		assert.Equal(t, returnCodes[r].text, r.Error())
+		assert.True(t, strings.HasPrefix(r.Name(), "NVML_"), "code %d: %q", r, r.Name())
+		prev, dup := names[r.Name()]
+		assert.False(t, dup, "%s names %d and %d", r.Name(), prev, r)
+		names[r.Name()] = r
 	}
-	assert.Len(t, returnText, len(allReturns()), "table has codes DESIGN.md does not list")
+	assert.Equal(t, "NVML_ERROR_GPU_IS_LOST", ErrGPULost.Name())
+	assert.Equal(t, "NVML_SUCCESS", Success.Name())
+	assert.Empty(t, Return(31).Name())
 	assert.Equal(t, "unknown NVML return code 31", Return(31).Error())
 }
 
@@ -59,7 +63,7 @@ func TestCallErrorWrapsReturn(t *testing.T) {
 	assert.ErrorIs(t, wrapped, ErrGPULost)
 	assert.NotErrorIs(t, wrapped, ErrNotSupported)
 	var r Return
-	require.True(t, errors.As(wrapped, &r))
+	require.ErrorAs(t, wrapped, &r)
 	assert.Equal(t, ErrGPULost, r)
 	assert.Equal(t, "gpu 0: nvmlDeviceGetUtilizationRates: GPU is lost (NVML return 15)", wrapped.Error())
 }

@@ -104,9 +104,9 @@ type gpmMetric struct {
 }
 
 // gpmMetricMax is NVML_GPM_METRIC_MAX in the newest header (it grew 98 → 210 →
-// 333 → 477, the last in NVML 13.4.92's nvml.h). The array must be as large as
-// the library's own definition, because NVML may validate or touch the whole
-// struct; 477 covers every header so far.
+// 333 → 477; TestABIMatchesNVMLHeader compares it with go-nvml's nvml.h). The
+// array must be as large as the library's own definition, because NVML may
+// validate or touch the whole struct; a larger one is harmless to older drivers.
 const gpmMetricMax = 477
 
 // gpmMetricsGet mirrors nvmlGpmMetricsGet_t.

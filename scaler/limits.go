@@ -23,6 +23,25 @@ const (
 	DefaultMaxRecvMsgSize = 64 << 10
 	// MaxHeaderListSize bounds a request's gRPC metadata (headers, bytes).
 	MaxHeaderListSize = 16 << 10
+	// DefaultFirstMessageTimeout bounds the time from a call's headers to its
+	// request message when Limits.FirstMessageTimeout is 0; a call still
+	// waiting then ends with Canceled. KEDA sends both in one write.
+	DefaultFirstMessageTimeout = 5 * time.Second
+	// DefaultMaxStreams is how many calls (unary and streams together) are
+	// served at once over all connections when Limits.MaxStreams is 0; more
+	// are refused with ResourceExhausted. KEDA holds one StreamIsActive
+	// stream per ScaledObject with an external-push trigger on this node, and
+	// a node serves a few dozen workloads at most (56 MIG slices on 8 GPUs).
+	// Each held call costs about 30 KiB: 256 of them keep the worst accepted
+	// flood under the DaemonSet's 64 MiB (BENCHMARKS.md).
+	DefaultMaxStreams = 256
+	// DefaultMaxConnections is how many connections a listener serves at once
+	// when Limits.MaxConnections is 0; more are closed as they are accepted.
+	// KEDA's operator keeps one connection per scaler address.
+	DefaultMaxConnections = 64
+	// ConnectionTimeout bounds a new connection's TLS handshake and HTTP/2
+	// preface (gRPC's default is 120 s).
+	ConnectionTimeout = 5 * time.Second
 	// MaxMetadataEntries bounds the entries of a trigger's scalerMetadata.
 	// KEDA forwards every key of the trigger; this scaler knows fewer than 20.
 	MaxMetadataEntries = 32
@@ -40,40 +59,83 @@ var (
 	keepaliveServer      = keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}
 )
 
-// ServerOptions returns the grpc.ServerOptions that [Server.Serve] passes
-// before ServerConfig.GRPCOptions: the request and header size limits, the
-// keepalive policy, and a deadline on every unary call ([LimitOptions] with
-// the ServerConfig's RPCTimeout and MaxRecvMsgSize). Callers that run their
-// own grpc.Server and [Server.Register] should pass them too.
-func (s *Server) ServerOptions() []grpc.ServerOption {
-	return LimitOptions(s.rpcTimeout, s.maxRecv)
+// Limits are the bounds a gRPC server of this project applies to its callers.
+// Zero fields mean their defaults.
+type Limits struct {
+	// RPCTimeout is the server-side deadline of every unary call, counted
+	// from its decoded request; 0 means DefaultRPCTimeout.
+	RPCTimeout time.Duration
+	// MaxRecvMsgSize is the largest request accepted, in bytes; 0 means
+	// DefaultMaxRecvMsgSize.
+	MaxRecvMsgSize int
+	// FirstMessageTimeout bounds the wait for a call's request message; 0
+	// means DefaultFirstMessageTimeout.
+	FirstMessageTimeout time.Duration
+	// MaxStreams bounds the calls served at once; 0 means DefaultMaxStreams.
+	MaxStreams int
+	// OnRefused, when set, is called for every call refused for MaxStreams
+	// (the metrics' refusal counter).
+	OnRefused func()
 }
 
-// LimitOptions returns the limits every ExternalScaler server of this project
-// applies, for servers other than [Server] (the cluster aggregator): requests
-// above maxRecvMsgSize bytes (0 means DefaultMaxRecvMsgSize) and metadata above
-// MaxHeaderListSize are refused with ResourceExhausted, the keepalive policy
-// pings idle peers and tolerates pings every 10 s, and every unary call gets
-// the server-side deadline rpcTimeout (0 means DefaultRPCTimeout).
-func LimitOptions(rpcTimeout time.Duration, maxRecvMsgSize int) []grpc.ServerOption {
-	if rpcTimeout <= 0 {
-		rpcTimeout = DefaultRPCTimeout
+func (l Limits) withDefaults() Limits {
+	if l.RPCTimeout <= 0 {
+		l.RPCTimeout = DefaultRPCTimeout
 	}
-	if maxRecvMsgSize <= 0 {
-		maxRecvMsgSize = DefaultMaxRecvMsgSize
+	if l.MaxRecvMsgSize <= 0 {
+		l.MaxRecvMsgSize = DefaultMaxRecvMsgSize
 	}
-	return []grpc.ServerOption{
-		grpc.MaxRecvMsgSize(maxRecvMsgSize),
+	if l.FirstMessageTimeout <= 0 {
+		l.FirstMessageTimeout = DefaultFirstMessageTimeout
+	}
+	if l.MaxStreams <= 0 {
+		l.MaxStreams = DefaultMaxStreams
+	}
+	return l
+}
+
+// ServerOptions returns the grpc.ServerOptions for l. Requests above
+// MaxRecvMsgSize bytes and metadata above MaxHeaderListSize are refused with
+// ResourceExhausted; so is a call above MaxStreams open at once (at most
+// MaxStreams per connection, too); a call whose request has not arrived
+// FirstMessageTimeout after its headers ends with Canceled; a new connection
+// gets ConnectionTimeout for its handshake; the keepalive policy pings idle
+// peers (a frozen one is dropped after 40 s) and tolerates pings every 10 s;
+// every unary call gets the server-side deadline RPCTimeout. Each call of
+// ServerOptions counts MaxStreams afresh: use its result for one grpc.Server.
+func (l Limits) ServerOptions() []grpc.ServerOption {
+	l = l.withDefaults()
+	g := newGuard(l.MaxStreams, l.FirstMessageTimeout)
+	g.onRefused = l.OnRefused
+	return append(g.options(),
+		grpc.MaxRecvMsgSize(l.MaxRecvMsgSize),
 		grpc.MaxHeaderListSize(MaxHeaderListSize),
+		grpc.MaxConcurrentStreams(uint32(l.MaxStreams)),
+		grpc.ConnectionTimeout(ConnectionTimeout),
 		grpc.KeepaliveEnforcementPolicy(keepaliveEnforcement),
 		grpc.KeepaliveParams(keepaliveServer),
-		grpc.ChainUnaryInterceptor(deadlineInterceptor(rpcTimeout)),
-	}
+		grpc.ChainUnaryInterceptor(deadlineInterceptor(l.RPCTimeout)),
+	)
+}
+
+// ServerOptions returns the grpc.ServerOptions that [Server.Serve] passes
+// before ServerConfig.GRPCOptions: [Limits.ServerOptions] with the
+// ServerConfig's limits. Callers that run their own grpc.Server and
+// [Server.Register] should pass them too (once per grpc.Server).
+func (s *Server) ServerOptions() []grpc.ServerOption {
+	return s.limits.ServerOptions()
+}
+
+// LimitOptions returns [Limits.ServerOptions] with rpcTimeout and
+// maxRecvMsgSize and the other limits at their defaults, for servers other
+// than [Server] (the cluster aggregator).
+func LimitOptions(rpcTimeout time.Duration, maxRecvMsgSize int) []grpc.ServerOption {
+	return Limits{RPCTimeout: rpcTimeout, MaxRecvMsgSize: maxRecvMsgSize}.ServerOptions()
 }
 
 // deadline is the Server's deadline interceptor, with its RPCTimeout.
 func (s *Server) deadline(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-	return deadlineInterceptor(s.rpcTimeout)(ctx, req, info, h)
+	return deadlineInterceptor(s.limits.RPCTimeout)(ctx, req, info, h)
 }
 
 // deadlineInterceptor gives a unary call the server-side deadline timeout (or

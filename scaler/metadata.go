@@ -32,9 +32,16 @@ func (e *MetadataError) Error() string {
 	return fmt.Sprintf("trigger metadata %q is %q: want %s", e.Key, v, e.Want)
 }
 
+// MaxTargetValue is the largest targetValue accepted: KEDA hands it to the
+// HPA as a quantity, and the HPA computes in thousandths held in an int64
+// (resource.Quantity.MilliValue), which overflows above math.MaxInt64/1000,
+// about 9.22e15.
+const MaxTargetValue = 9e15
+
 // Accepted forms, for error messages.
 const (
 	wantTarget     = "a finite number greater than 0, e.g. \"60\""
+	wantTargetMax  = "at most 9e15 (the HPA holds a target in thousandths, in an int64)"
 	wantActivation = "a finite number of at least 0, e.g. \"5\" (default 0)"
 	wantAgg        = "one of avg, max, min, sum (default avg)"
 	wantWindow     = "a duration from 0s to 10m, e.g. \"30s\" (default 0: newest sweep only)"

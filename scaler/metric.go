@@ -20,6 +20,11 @@ package scaler
 type Metric uint8
 
 // The metric catalogue. Percentages are 0–100.
+//
+// The order is pinned (TestCatalogueIsPinned): a metric's position is how
+// agents that send no metric names on the node-snapshot stream number it, and
+// how aggregators of those releases read newer agents. Append new metrics
+// just before NumMetrics; never insert, reorder, remove or rename one.
 const (
 	// GPUUtilization (gpu_utilization_percent, percent): the share of the last
 	// sample period in which any kernel ran (nvmlDeviceGetUtilizationRates.gpu).

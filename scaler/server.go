@@ -21,6 +21,12 @@ import (
 // context ends before it cuts them off.
 const DefaultShutdownTimeout = 10 * time.Second
 
+// DefaultStreamResend is StreamIsActive's default repeat of an active state:
+// KEDA drops a `true` it cannot act on (the ScaledObject is being
+// reconciled, the scale loop is busy), and without a repeat the fast wake-up
+// would then wait for the next inactive→active transition.
+const DefaultStreamResend = 10 * time.Second
+
 // ServerConfig configures a [Server].
 type ServerConfig struct {
 	// Sampler provides the snapshots; Serve runs it. Required.
@@ -39,9 +45,25 @@ type ServerConfig struct {
 	// MaxRecvMsgSize is the largest request accepted, in bytes; 0 means
 	// DefaultMaxRecvMsgSize.
 	MaxRecvMsgSize int
+	// Limits holds the other bounds on callers (first message, calls open,
+	// refusal hook); its RPCTimeout and MaxRecvMsgSize are replaced by the
+	// fields above when those are set.
+	Limits Limits
+	// MaxConnections bounds the connections Serve's listener serves at once
+	// (see [LimitListener]); 0 means DefaultMaxConnections.
+	MaxConnections int
+	// OnConnRefused, when set, is called for each connection refused for
+	// MaxConnections.
+	OnConnRefused func()
 	// Reflection registers the gRPC reflection service in Serve (for grpcurl).
 	// Off by default: it describes the API to any caller.
 	Reflection bool
+	// StreamResend is how often StreamIsActive repeats `true` while the
+	// trigger stays active; 0 means DefaultStreamResend.
+	StreamResend time.Duration
+	// Engines serves triggers on inference engines' own metrics; nil: GPU
+	// metrics only.
+	Engines EngineMetrics
 }
 
 // Server answers KEDA's ExternalScaler RPCs (and gRPC health checks) from the
@@ -51,14 +73,17 @@ type ServerConfig struct {
 type Server struct {
 	pb.UnimplementedExternalScalerServer
 
-	sampler  *Sampler
-	log      *slog.Logger
-	opts     []grpc.ServerOption
-	shutdown time.Duration
-	// rpcTimeout and maxRecv are the limits of ServerOptions.
-	rpcTimeout time.Duration
-	maxRecv    int
-	reflection bool
+	sampler       *Sampler
+	log           *slog.Logger
+	opts          []grpc.ServerOption
+	shutdown      time.Duration
+	limits        Limits
+	maxConns      int
+	onConnRefused func()
+	reflection    bool
+	// streamResend is ServerConfig.StreamResend.
+	streamResend time.Duration
+	engines      EngineMetrics
 
 	// stopping is closed when Serve's context ends, so that open streams
 	// return and GracefulStop does not wait on them forever.
@@ -82,21 +107,27 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = DefaultShutdownTimeout
 	}
-	if cfg.RPCTimeout <= 0 {
-		cfg.RPCTimeout = DefaultRPCTimeout
+	if cfg.RPCTimeout > 0 {
+		cfg.Limits.RPCTimeout = cfg.RPCTimeout
 	}
-	if cfg.MaxRecvMsgSize <= 0 {
-		cfg.MaxRecvMsgSize = DefaultMaxRecvMsgSize
+	if cfg.MaxRecvMsgSize > 0 {
+		cfg.Limits.MaxRecvMsgSize = cfg.MaxRecvMsgSize
+	}
+	if cfg.StreamResend <= 0 {
+		cfg.StreamResend = DefaultStreamResend
 	}
 	return &Server{
-		sampler:    cfg.Sampler,
-		log:        cfg.Logger,
-		opts:       cfg.GRPCOptions,
-		shutdown:   cfg.ShutdownTimeout,
-		rpcTimeout: cfg.RPCTimeout,
-		maxRecv:    cfg.MaxRecvMsgSize,
-		reflection: cfg.Reflection,
-		stopping:   make(chan struct{}),
+		sampler:       cfg.Sampler,
+		log:           cfg.Logger,
+		opts:          cfg.GRPCOptions,
+		shutdown:      cfg.ShutdownTimeout,
+		limits:        cfg.Limits.withDefaults(),
+		maxConns:      cfg.MaxConnections,
+		onConnRefused: cfg.OnConnRefused,
+		reflection:    cfg.Reflection,
+		streamResend:  cfg.StreamResend,
+		engines:       cfg.Engines,
+		stopping:      make(chan struct{}),
 	}, nil
 }
 
@@ -107,7 +138,8 @@ func (s *Server) Register(gs grpc.ServiceRegistrar) {
 	grpc_health_v1.RegisterHealthServer(gs, &health{sampler: s.sampler})
 }
 
-// Serve runs the Sampler and serves gRPC on lis until ctx ends. Then it ends
+// Serve runs the Sampler and serves gRPC on lis (at most MaxConnections at
+// once) until ctx ends. Then it ends
 // open StreamIsActive streams, stops accepting calls, waits up to
 // ShutdownTimeout for in-flight ones (GracefulStop, then Stop), waits up to
 // ShutdownTimeout more for the Sampler to close the Source (shutting NVML
@@ -140,7 +172,7 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 		s.gracefulStop(gs)
 	}()
 	s.log.Info("serving", "addr", lis.Addr().String(), "interval", s.sampler.Interval())
-	err := gs.Serve(lis)
+	err := gs.Serve(LimitListener(lis, s.maxConns, s.onConnRefused))
 	cancel()
 	<-stopped
 	s.waitSampler(sampled)

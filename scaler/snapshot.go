@@ -8,8 +8,9 @@ import "time"
 // it once and never changes it again: readers share it without locks and must
 // not modify it either.
 //
-// Per-pod signals (GPU → pod attribution, an inference server's own saturation
-// metrics) will be added next to GPUs rather than inside them.
+// Per-pod signals live next to the snapshot rather than inside GPUs: GPU → pod
+// attribution (cluster/attribution) travels beside it in the node stream
+// (cluster/agent).
 type Snapshot struct {
 	// Seq numbers the Sampler's snapshots from 1, one per published sweep.
 	Seq uint64

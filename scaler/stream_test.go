@@ -115,3 +115,47 @@ func TestStreamIsActiveOverGRPC(t *testing.T) {
 	requireCode(t, err, codes.Canceled)
 	assert.NotErrorIs(t, err, io.EOF)
 }
+
+// TestStreamIsActiveRepeatsWhileActive: while the trigger stays active the
+// stream repeats `true` every streamResend by the sampler's clock (KEDA drops
+// a `true` it cannot act on); never `false`, and a transition still sends at
+// once.
+func TestStreamIsActiveRepeatsWhileActive(t *testing.T) {
+	t.Parallel()
+	src := newFake(1)
+	src.setGPM(0, GPMSMActivity, Got(0.0))
+	h := newHarness(t, src)
+	h.server.streamResend = 3 * testInterval
+	evaluated := make(chan struct{})
+	h.server.streamEvaluated = func() { evaluated <- struct{}{} }
+	h.sweep()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	stream := &recordingStream{ctx: ctx}
+	done := make(chan error, 1)
+	go func() { done <- h.server.StreamIsActive(ref("activationTargetValue", "5"), stream) }()
+	<-evaluated
+
+	steps := []struct {
+		name  string
+		value float64
+		sent  []bool
+	}{
+		{"activates", 50, []bool{false, true}},
+		{"1 s active", 60, []bool{false, true}},
+		{"2 s active", 60, []bool{false, true}},
+		{"3 s active: repeated", 60, []bool{false, true, true}},
+		{"4 s active", 60, []bool{false, true, true}},
+		{"inactive: nothing", 1, []bool{false, true, true}},
+		{"reactivates at once", 50, []bool{false, true, true, true}},
+		{"1 s after the transition", 50, []bool{false, true, true, true}},
+	}
+	for _, st := range steps {
+		src.setGPM(0, GPMSMActivity, Got(st.value))
+		h.sweep()
+		<-evaluated
+		assert.Equal(t, st.sent, stream.got(), st.name)
+	}
+	cancel()
+	assert.NoError(t, <-done)
+}

@@ -74,10 +74,24 @@ var triggerKeys = [...]string{keyMetric, keyTarget, keyActivationTarget, keyAggr
 
 // kedaKeys are keys KEDA itself reads from an external trigger's metadata and
 // forwards to the scaler with everything else (pkg/scalers/external_scaler.go,
-// v2.21.0: scalerAddress, enableTLS, unsafeSsl from the trigger; caCert,
-// tlsClientCert, tlsClientKey from a TriggerAuthentication, listed too in case
-// a user writes them into metadata). Accepted and ignored.
-var kedaKeys = [...]string{"scalerAddress", "enableTLS", "unsafeSsl", "caCert", "tlsClientCert", "tlsClientKey"}
+// v2.21.0). Accepted and ignored.
+var kedaKeys = [...]string{"scalerAddress", "enableTLS", "unsafeSsl"}
+
+// authKeys are the TLS parameters KEDA reads only from a
+// TriggerAuthentication (`order=authParams`): written into metadata, KEDA
+// ignores them, and a private key would travel in every RPC. Rejected.
+var authKeys = [...]string{"caCert", "tlsClientCert", "tlsClientKey"}
+
+const wantAuth = "no value here: KEDA reads caCert, tlsClientCert and tlsClientKey only from a TriggerAuthentication " +
+	"(spec.secretTargetRef, referenced by the trigger's authenticationRef; deploy/examples/triggerauthentication-tls.yaml)"
+
+// MinTarget is the smallest targetValue KEDA keeps: it writes the HPA's
+// target as a quantity with three decimals (fmt "%.3f", quantityFromFloat64 in
+// pkg/scalers/scaler.go, v2.21.0), so a target below 0.0005 becomes 0 and the
+// HPA cannot divide by it.
+const MinTarget = 0.0005
+
+const wantTargetMin = "a target of at least 0.0005: KEDA passes targets to the HPA in thousandths, and a smaller one becomes 0"
 
 // fromEnvSuffix: KEDA resolves `<key>FromEnv` from the target's environment and
 // forwards it under the same suffixed key, so each key may come either way.
@@ -91,37 +105,65 @@ const maxQuotedValue = 64
 // reads itself; values are trimmed of surrounding spaces, and an empty value
 // for an optional key means its default. Metadata over MaxMetadataEntries
 // entries or MaxMetadataBytes bytes is rejected before it is parsed. Errors are
-// *MetadataError. It never panics and allocates nothing on success.
+// *MetadataError, and the same metadata always gives the same one: a key
+// given both directly and with FromEnv first, then the smallest unknown key,
+// then the first bad value in the order of triggerKeys, then a missing
+// required key. It never panics and allocates nothing on success.
 func ParseTrigger(md map[string]string) (Trigger, error) {
 	if err := checkMetadataSize(md); err != nil {
 		return Trigger{}, err
 	}
-	var t Trigger
-	var seen [len(triggerKeys)]bool
+	var given [len(triggerKeys)]struct {
+		rawKey, value string
+		seen, twice   bool
+	}
+	var unknown struct {
+		key, value string
+		seen       bool
+	}
 	for rawKey, raw := range md {
 		key, _ := strings.CutSuffix(rawKey, fromEnvSuffix)
 		i := keyIndex(key)
-		if i < 0 {
-			if isKEDAKey(rawKey) {
-				continue
+		switch {
+		case i >= 0:
+			g := &given[i]
+			g.twice = g.seen
+			g.seen = true
+			if !g.twice || rawKey == key { // of a pair, keep the direct key's value
+				g.rawKey, g.value = rawKey, raw
 			}
-			return Trigger{}, &MetadataError{Key: rawKey, Value: raw,
-				Want: "a known key: " + strings.Join(triggerKeys[:], ", ") + " (and KEDA's own: " + strings.Join(kedaKeys[:], ", ") + ")"}
+		case !isKEDAKey(rawKey) && (!unknown.seen || rawKey < unknown.key):
+			unknown.key, unknown.value, unknown.seen = rawKey, raw, true
 		}
-		if seen[i] {
-			return Trigger{}, &MetadataError{Key: rawKey, Value: raw,
-				Want: fmt.Sprintf("%q given only once, either directly or as %q", key, key+fromEnvSuffix)}
+	}
+	for i, g := range given {
+		if g.twice {
+			k := triggerKeys[i] + fromEnvSuffix
+			return Trigger{}, &MetadataError{Key: k, Value: md[k],
+				Want: fmt.Sprintf("%q given only once, either directly or as %q", triggerKeys[i], k)}
 		}
-		seen[i] = true
-		if err := t.set(key, strings.TrimSpace(raw)); err != nil {
-			err.Key, err.Value = rawKey, raw
+	}
+	if unknown.seen {
+		if key, _ := strings.CutSuffix(unknown.key, fromEnvSuffix); isAuthKey(key) {
+			return Trigger{}, &MetadataError{Key: unknown.key, Value: redact(unknown.value), Want: wantAuth}
+		}
+		return Trigger{}, &MetadataError{Key: unknown.key, Value: unknown.value,
+			Want: "a known key: " + strings.Join(triggerKeys[:], ", ") + " (and KEDA's own: " + strings.Join(kedaKeys[:], ", ") + ")"}
+	}
+	var t Trigger
+	for i, g := range given {
+		if !g.seen {
+			continue
+		}
+		if err := t.set(triggerKeys[i], strings.TrimSpace(g.value)); err != nil {
+			err.Key, err.Value = g.rawKey, g.value
 			return Trigger{}, err
 		}
 	}
-	if !seen[0] {
+	if !given[0].seen {
 		return Trigger{}, &MetadataError{Key: keyMetric, Missing: true, Want: "one of " + metricNames()}
 	}
-	if !seen[1] {
+	if !given[1].seen {
 		return Trigger{}, &MetadataError{Key: keyTarget, Missing: true, Want: wantTarget}
 	}
 	return t, nil
@@ -141,6 +183,12 @@ func (t *Trigger) set(key, v string) *MetadataError {
 		f, ok := parseNumber(v)
 		if !ok || f <= 0 {
 			return &MetadataError{Want: wantTarget}
+		}
+		if f > MaxTargetValue {
+			return &MetadataError{Want: wantTargetMax}
+		}
+		if f < MinTarget {
+			return &MetadataError{Want: wantTargetMin}
 		}
 		t.Target = f
 	case keyActivationTarget:
@@ -202,6 +250,23 @@ func keyIndex(key string) int {
 		}
 	}
 	return -1
+}
+
+func isAuthKey(key string) bool {
+	for _, k := range authKeys {
+		if k == key {
+			return true
+		}
+	}
+	return false
+}
+
+// redact keeps a PEM value (a key, possibly) out of error messages and logs.
+func redact(v string) string {
+	if v == "" {
+		return v
+	}
+	return fmt.Sprintf("<%d bytes, not shown>", len(v))
 }
 
 func isKEDAKey(key string) bool {

@@ -42,8 +42,9 @@ func TestParseTriggerValid(t *testing.T) {
 		{"window max", md("window", "10m"), Trigger{Metric: SMActive, Target: 60, Window: MaxWindow}},
 		{"empty optional values mean defaults", md("activationTargetValue", "", "aggregation", " ", "window", "",
 			"gpuUUIDs", "", "gpuIndexes", "", "gpuModel", ""), Trigger{Metric: SMActive, Target: 60}},
-		{"KEDA's keys are ignored", md("scalerAddress", "nvml-scaler:9090", "enableTLS", "true", "unsafeSsl", "false",
-			"caCert", "x", "tlsClientCert", "y", "tlsClientKey", "z"), Trigger{Metric: SMActive, Target: 60}},
+		{"KEDA's keys are ignored", md("scalerAddress", "nvml-scaler:9090", "enableTLS", "true", "unsafeSsl", "false"),
+			Trigger{Metric: SMActive, Target: 60}},
+		{"smallest target KEDA keeps", md("targetValue", "0.0005"), Trigger{Metric: SMActive, Target: 0.0005}},
 		{"FromEnv keys", md("targetValue", "<delete>", "targetValueFromEnv", "42", "gpuModelFromEnv", "NVIDIA H100 80GB HBM3"),
 			Trigger{Metric: SMActive, Target: 42, Selector: Selector{model: "NVIDIA H100 80GB HBM3"}}},
 		{"old MIG UUID form", md("gpuUUIDs", "MIG-GPU-5d2e1f3a-0000-0000-0000-000000000000/1/0"),
@@ -82,6 +83,7 @@ func TestParseTriggerInvalid(t *testing.T) {
 		{"target hex", "targetValue", "0x10", md("targetValue", "0x10"), false},
 		{"target underscores", "targetValue", "1_000", md("targetValue", "1_000"), false},
 		{"target long", "targetValue", long, md("targetValue", long), false},
+		{"target KEDA rounds to 0", "targetValue", "0.0004", md("targetValue", "0.0004"), false},
 		{"activation negative", "activationTargetValue", "-0.5", md("activationTargetValue", "-0.5"), false},
 		{"activation NaN", "activationTargetValue", "nan", md("activationTargetValue", "nan"), false},
 		{"aggregation unknown", "aggregation", "median", md("aggregation", "median"), false},
@@ -107,7 +109,7 @@ func TestParseTriggerInvalid(t *testing.T) {
 			t.Parallel()
 			_, err := ParseTrigger(tt.md)
 			var me *MetadataError
-			require.True(t, errors.As(err, &me), "want *MetadataError, got %v", err)
+			require.ErrorAs(t, err, &me)
 			assert.Equal(t, tt.key, me.Key)
 			assert.Equal(t, tt.missing, me.Missing)
 			assert.NotEmpty(t, me.Want)
@@ -122,6 +124,25 @@ func TestParseTriggerInvalid(t *testing.T) {
 				assert.Contains(t, msg, q)
 				assert.Less(t, len(msg), 1000)
 			}
+		})
+	}
+}
+
+// TestParseTriggerAuthKeys: KEDA reads caCert, tlsClientCert and tlsClientKey
+// only from a TriggerAuthentication; in metadata they are rejected, with a
+// pointer there and without repeating the (possibly secret) value.
+func TestParseTriggerAuthKeys(t *testing.T) {
+	t.Parallel()
+	const pem = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIk3y0nly\n-----END EC PRIVATE KEY-----"
+	for _, key := range []string{"caCert", "tlsClientCert", "tlsClientKey", "tlsClientKeyFromEnv"} {
+		t.Run(key, func(t *testing.T) {
+			t.Parallel()
+			_, err := ParseTrigger(md(key, pem))
+			var me *MetadataError
+			require.ErrorAs(t, err, &me)
+			assert.Equal(t, key, me.Key)
+			assert.Contains(t, err.Error(), "TriggerAuthentication")
+			assert.NotContains(t, err.Error(), "MHcCAQEEIk3y0nly", "the value is not repeated")
 		})
 	}
 }

@@ -128,14 +128,19 @@ const (
 	ClientKeepaliveTimeout = 10 * time.Second
 )
 
-// ServerOptions returns the grpc.ServerOptions Serve uses (keepalive policy),
-// for callers that build their own server.
+// ServerOptions returns the grpc.ServerOptions Serve uses, for callers that
+// build their own server: the KEDA port's limits ([scaler.Limits] at their
+// defaults: request and header sizes, a first-message deadline, calls open at
+// once, a handshake timeout, server pings that drop a frozen peer) and a
+// keepalive policy that permits the aggregator's pings. Use the result for
+// one grpc.Server.
 func ServerOptions() []grpc.ServerOption {
-	return []grpc.ServerOption{grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
-		MinTime: ClientKeepaliveTime / 2, PermitWithoutStream: true})}
+	return append(scaler.Limits{}.ServerOptions(), grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
+		MinTime: ClientKeepaliveTime / 2, PermitWithoutStream: true}))
 }
 
-// Serve serves NodeSnapshots on lis with its own gRPC server (ServerOptions
+// Serve serves NodeSnapshots on lis (at most scaler.DefaultMaxConnections
+// connections at once) with its own gRPC server (ServerOptions
 // first, then opts: TLS credentials) until ctx ends, then ends the streams,
 // stops the server and returns nil. A listener failure is returned. Serve can
 // be called once: the streams it ends stay ended.
@@ -152,7 +157,7 @@ func (s *Service) Serve(ctx context.Context, lis net.Listener, opts ...grpc.Serv
 		gs.GracefulStop()
 	}()
 	s.log.Info("serving node snapshots", "addr", lis.Addr().String(), "epoch", fmt.Sprintf("%016x", s.epoch))
-	err := gs.Serve(lis)
+	err := gs.Serve(scaler.LimitListener(lis, scaler.DefaultMaxConnections, nil))
 	cancel()
 	<-stopped
 	if err != nil && !errors.Is(err, grpc.ErrServerStopped) {

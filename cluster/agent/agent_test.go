@@ -4,7 +4,9 @@ package agent_test
 
 import (
 	"context"
+	"errors"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,7 +14,11 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/nvml-scaler/nvml-scaler/cluster/agent"
@@ -185,7 +191,7 @@ func TestStopEndsStreams(t *testing.T) {
 	_, err := s.Recv()
 	require.Error(t, err)
 	assert.NotErrorIs(t, err, context.Canceled)
-	if err != io.EOF {
+	if !errors.Is(err, io.EOF) {
 		t.Logf("stream ended with %v", err)
 	}
 }
@@ -220,6 +226,7 @@ func TestDecodeRejects(t *testing.T) {
 		"gpu count":      {{Devices: dev, Gpus: []*nodev1.GPUState{st(nil), st(nil)}}},
 		"missing values": {{Devices: dev, Gpus: []*nodev1.GPUState{st([]byte{1, 1}, 3)}}},
 		"later count":    {{Devices: dev, Gpus: []*nodev1.GPUState{st(nil)}}, {Gpus: nil}},
+		"health 256":     {{Devices: dev, Gpus: []*nodev1.GPUState{{Health: 256}}}},
 	} {
 		var dec agent.Decoder
 		var err error
@@ -238,4 +245,34 @@ func TestDecodeRejects(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, n.Snapshot.GPUs[0].Metrics[0].OK())
 	assert.False(t, n.Attribution.Available)
+}
+
+// The node-API port applies the KEDA port's limits: a request above
+// scaler.DefaultMaxRecvMsgSize and metadata above scaler.MaxHeaderListSize
+// are refused (gRPC's own defaults let 4 MiB and 1 MiB through).
+func TestNodeAPILimits(t *testing.T) {
+	t.Parallel()
+	n, _ := node(t, 1, 0)
+	cc, err := grpc.NewClient(n.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer cc.Close()
+	client := nodev1.NewNodeSnapshotsClient(cc)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	big := &nodev1.WatchRequest{}
+	big.ProtoReflect().SetUnknown(protowire.AppendBytes(protowire.AppendTag(nil, 99, protowire.BytesType),
+		make([]byte, scaler.DefaultMaxRecvMsgSize+1)))
+	stream, err := client.Watch(ctx, big)
+	require.NoError(t, err)
+	_, err = stream.Recv()
+	assert.Equal(t, codes.ResourceExhausted, status.Code(err), "%v", err)
+
+	hdr := metadata.AppendToOutgoingContext(ctx, "x-pad", strings.Repeat("h", scaler.MaxHeaderListSize))
+	stream, err = client.Watch(hdr, &nodev1.WatchRequest{})
+	if err == nil {
+		_, err = stream.Recv()
+	}
+	require.Error(t, err)
+	assert.Contains(t, []codes.Code{codes.ResourceExhausted, codes.Internal, codes.Unavailable}, status.Code(err), "%v", err)
 }

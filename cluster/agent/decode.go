@@ -5,6 +5,7 @@ package agent
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/nvml-scaler/nvml-scaler/cluster/attribution"
@@ -34,7 +35,24 @@ type Node struct {
 // for a new stream. It is not safe for concurrent use.
 type Decoder struct {
 	devices []scaler.Device
+	// metrics maps the stream's status positions to this build's catalogue;
+	// noMetric where this build has no such metric.
+	metrics []scaler.Metric
 	attr    *attribution.Attribution
+}
+
+// noMetric marks a position whose metric this build does not know.
+const noMetric = scaler.NumMetrics
+
+// previousCatalogue is the GPU catalogue in the order agents wrote it before
+// the stream carried metric names (up to and including commit 63e74e3): the
+// positions of an agent that sends no Snapshot.metric_names. Pinned, like the
+// constants in scaler/metric.go.
+var previousCatalogue = [...]string{
+	"gpu_utilization_percent", "memory_busy_percent", "memory_used_bytes", "memory_used_percent",
+	"power_watts", "power_percent", "temperature_celsius", "sm_clock_mhz", "sm_active_percent",
+	"sm_occupancy_percent", "tensor_active_percent", "dram_bandwidth_percent", "graphics_active_percent",
+	"process_count",
 }
 
 // Decode turns the next message of the stream into a Node. It fails when the
@@ -52,7 +70,7 @@ func (d *Decoder) Decode(m *nodev1.Snapshot) (*Node, error) {
 	snap := &scaler.Snapshot{Seq: m.GetSeq(), Node: m.GetNode(), Start: time.Unix(0, m.GetStartUnixNanos()),
 		Duration: time.Duration(m.GetDurationNanos()), GPUs: make([]scaler.GPU, len(d.devices))}
 	for i, st := range m.GetGpus() {
-		if err := decodeGPU(&snap.GPUs[i], st); err != nil {
+		if err := d.decodeGPU(&snap.GPUs[i], st); err != nil {
 			return nil, fmt.Errorf("node %q snapshot %d, device %s: %w", m.GetNode(), m.GetSeq(), d.devices[i].UUID, err)
 		}
 		snap.GPUs[i].Device = d.devices[i]
@@ -73,6 +91,18 @@ func (d *Decoder) setDevices(m *nodev1.Snapshot) error {
 	if len(m.GetDevices()) == 0 && len(m.GetGpus()) > 0 {
 		return fmt.Errorf("node %q snapshot %d: the first message of a stream has no device list", m.GetNode(), m.GetSeq())
 	}
+	names := m.GetMetricNames()
+	if len(names) == 0 {
+		names = previousCatalogue[:]
+	}
+	d.metrics = make([]scaler.Metric, len(names))
+	for i, name := range names {
+		if d.metrics[i] = noMetric; name != "" {
+			if mt, ok := scaler.ParseMetric(name); ok {
+				d.metrics[i] = mt
+			}
+		}
+	}
 	d.devices = make([]scaler.Device, len(m.GetDevices()))
 	for i, dev := range m.GetDevices() {
 		d.devices[i] = scaler.Device{Index: int(dev.GetIndex()), UUID: dev.GetUuid(), Model: dev.GetModel(),
@@ -81,16 +111,21 @@ func (d *Decoder) setDevices(m *nodev1.Snapshot) error {
 	return nil
 }
 
-func decodeGPU(g *scaler.GPU, st *nodev1.GPUState) error {
-	g.Health = scaler.Health(st.GetHealth())
+// decodeGPU reads one device's statuses and values by the stream's metric
+// positions. A position past the named ones, or naming a metric this build
+// does not know, is skipped (its value consumed); metrics the stream does not
+// carry stay absent.
+func (d *Decoder) decodeGPU(g *scaler.GPU, st *nodev1.GPUState) error {
+	h := st.GetHealth()
+	if h > math.MaxUint8 {
+		return fmt.Errorf("health %d does not fit scaler.Health", h)
+	}
+	g.Health = scaler.Health(h)
 	if st.GetError() != "" {
 		g.Err = errors.New(st.GetError())
 	}
 	values := st.GetValues()
-	for m, b := range st.GetStatus() {
-		if m >= int(scaler.NumMetrics) {
-			break // a newer agent's metric this build does not know
-		}
+	for i, b := range st.GetStatus() {
 		v := scaler.Value{Status: scaler.Status(b)}
 		if v.OK() {
 			if len(values) == 0 {
@@ -98,7 +133,9 @@ func decodeGPU(g *scaler.GPU, st *nodev1.GPUState) error {
 			}
 			v.V, values = values[0], values[1:]
 		}
-		g.Metrics[m] = v
+		if i < len(d.metrics) && d.metrics[i] != noMetric {
+			g.Metrics[d.metrics[i]] = v
+		}
 	}
 	return nil
 }

@@ -39,6 +39,7 @@ func (e *encoder) encode(snap *scaler.Snapshot, attr *attribution.Attribution, n
 			m.Devices[i] = &nodev1.Device{Index: int32(d.Index), Uuid: d.UUID, Model: d.Model,
 				MigParentUuid: d.MIGParentUUID, MigIndex: int32(d.MIGIndex)}
 		}
+		m.MetricNames = metricNames()
 		e.sentDevices = true
 	}
 	for i := range snap.GPUs {
@@ -49,6 +50,15 @@ func (e *encoder) encode(snap *scaler.Snapshot, attr *attribution.Attribution, n
 		e.sentAttr = attr
 	}
 	return m
+}
+
+// metricNames names the catalogue in the order encodeGPU writes it.
+func metricNames() []string {
+	names := make([]string, scaler.NumMetrics)
+	for m := range scaler.NumMetrics {
+		names[m] = m.String()
+	}
+	return names
 }
 
 func encodeGPU(g *scaler.GPU) *nodev1.GPUState {

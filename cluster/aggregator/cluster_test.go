@@ -538,3 +538,32 @@ func TestAgentsStatus(t *testing.T) {
 	assert.Equal(t, 3, got[0].Attributed)
 	assert.Equal(t, 6, got[2].GPUs, "2 GPUs and 4 MIG devices")
 }
+
+// TestScaledJob: KEDA sends a ScaledJob's name in the ScaledObjectRef; the
+// aggregator follows it to the pods of the ScaledJob's Jobs (KEDA labels them
+// scaledjob.keda.sh/name), and refuses a name both kinds use.
+func TestScaledJob(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, aggregator.Config{})
+	_, err := c.value("train", "llm", nil)
+	requireCode(t, err, codes.NotFound, "ScaledObject llm/train not found, nor pods of a ScaledJob", aggregator.ScaledJobLabel)
+
+	c.nodes["n2"].Kubelet.Allocate("llm", "train-x1", "w", gpuRes, ct.GPUUUID("n2", 0))
+	c.create(ct.Pod("train-x1", nil, "llm", "n2", "Running", gpuRes, 1, map[string]string{aggregator.ScaledJobLabel: "train"}))
+	c.step()
+	require.Eventually(t, func() bool {
+		_, err := c.value("train", "llm", nil)
+		return err == nil
+	}, 5*time.Second, 5*time.Millisecond, "the Job's pod is selected")
+	v, err := c.value("train", "llm", map[string]string{"aggregation": "sum"})
+	require.NoError(t, err)
+	want, err := c.value("x", "llm", map[string]string{"podSelector": aggregator.ScaledJobLabel + "=train", "aggregation": "sum"})
+	require.NoError(t, err)
+	assert.Equal(t, want, v, "the same GPUs as a podSelector on KEDA's label")
+
+	c.create(ct.Pod("vllm-job", nil, "llm", "n1", "Running", gpuRes, 1, map[string]string{aggregator.ScaledJobLabel: "vllm-so"}))
+	require.Eventually(t, func() bool {
+		_, err := c.value("vllm-so", "llm", nil)
+		return status.Code(err) == codes.FailedPrecondition && strings.Contains(err.Error(), "does not say which")
+	}, 5*time.Second, 5*time.Millisecond, "a ScaledObject and a ScaledJob of one name")
+}

@@ -5,6 +5,7 @@ package aggregator
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -106,17 +107,37 @@ type selection struct {
 	pods []*object
 }
 
+// ScaledJobLabel is the label KEDA puts on the pod template of every Job a
+// ScaledJob creates (pkg/scaling/executor/scale_jobs.go, v2.21.0), with the
+// ScaledJob's name as value.
+const ScaledJobLabel = "scaledjob.keda.sh/name"
+
 // targetPods follows the ScaledObject namespace/name to its scale target's
-// pods. Errors are *selectError.
+// pods. KEDA sends a ScaledJob's trigger the same reference, naming the
+// ScaledJob: without a ScaledObject of that name, the pods of the ScaledJob's
+// Jobs (ScaledJobLabel) are the selection; with both, the request is
+// ambiguous. Errors are *selectError.
 func (w *workloads) targetPods(namespace, name string) (selection, error) {
 	so, err := get(w.scaledObjects, namespace, name)
 	if err != nil {
 		return selection{}, err
 	}
-	if so == nil {
+	jobs, err := w.scaledJobPods(namespace, name)
+	if err != nil {
+		return selection{}, err
+	}
+	switch {
+	case so == nil && len(jobs.pods) > 0:
+		return jobs, nil
+	case so == nil:
 		return selection{}, &selectError{notFound: true, msg: fmt.Sprintf(
-			"ScaledObject %s/%s not found: the aggregator follows the ScaledObject named in the request to its pods; "+
-				"set podSelector to select pods by label instead", namespace, name)}
+			"ScaledObject %s/%s not found, nor pods of a ScaledJob of that name (label %s=%s): the aggregator follows "+
+				"the ScaledObject, or the ScaledJob's Jobs, named in the request to their pods; "+
+				"set podSelector to select pods by label instead", namespace, name, ScaledJobLabel, name)}
+	case len(jobs.pods) > 0:
+		return selection{}, &selectError{msg: fmt.Sprintf(
+			"both ScaledObject %s/%s and the Jobs of a ScaledJob of that name (label %s=%s) exist, and KEDA's request "+
+				"does not say which it is for: rename one, or set podSelector", namespace, name, ScaledJobLabel, name)}
 	}
 	kind, group := so.targetKind, apiGroup(so.targetAPIVersion)
 	if kind == "" {
@@ -150,7 +171,23 @@ func (w *workloads) targetPods(namespace, name string) (selection, error) {
 	for _, owner := range owners {
 		sel.pods = append(sel.pods, w.owned(w.pods, namespace, owner.UID)...)
 	}
+	sel.sort()
 	return sel, nil
+}
+
+// sort orders the pods by namespace/name. The informers' indexes return them
+// in map order, and a float sum depends on the order of its terms: sorted,
+// every replica of the aggregator (each with its own cache) adds the same
+// values in the same order and answers KEDA bit for bit alike.
+func (s *selection) sort() {
+	slices.SortFunc(s.pods, func(a, b *object) int { return strings.Compare(a.key, b.key) })
+}
+
+// scaledJobPods returns the pods of the Jobs ScaledJob namespace/name made.
+func (w *workloads) scaledJobPods(namespace, name string) (selection, error) {
+	sel, err := w.labelledPods(namespace, labels.SelectorFromSet(labels.Set{ScaledJobLabel: name}), "")
+	sel.what = fmt.Sprintf("pods of ScaledJob %s/%s (label %s=%s)", namespace, name, ScaledJobLabel, name)
+	return sel, err
 }
 
 // labelledPods returns the pods in namespace that match sel.
@@ -165,6 +202,7 @@ func (w *workloads) labelledPods(namespace string, sel labels.Selector, raw stri
 			out.pods = append(out.pods, o)
 		}
 	}
+	out.sort()
 	return out, nil
 }
 

@@ -69,7 +69,9 @@ func TestWatcherReadsKubelet(t *testing.T) {
 	t.Parallel()
 	k := kubelettest.Start(t)
 	k.Allocate("llm", "vllm-0", "server", "nvidia.com/gpu", "GPU-a::1")
-	w, err := attribution.NewWatcher(attribution.Config{Socket: k.Socket, Interval: 10 * time.Millisecond})
+	// A generous Timeout: a List that times out on a loaded machine publishes
+	// Unavailable, and the next answer would rightly be a new Attribution.
+	w, err := attribution.NewWatcher(attribution.Config{Socket: k.Socket, Interval: 10 * time.Millisecond, Timeout: 5 * time.Second})
 	require.NoError(t, err)
 	assert.False(t, w.Current().Available, "nothing read before the first poll")
 

@@ -7,8 +7,6 @@ package main
 import (
 	"context"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/nvml-scaler/nvml-scaler/internal/cli"
 )
@@ -21,7 +19,7 @@ var (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := cli.SignalContext(context.Background(), os.Stderr)
 	code := cli.Main(ctx, os.Args[1:], os.Stdout, os.Stderr, cli.WithBuild(version, commit))
 	stop()
 	os.Exit(code)

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 
+//go:build !agent
+
 package cli
 
 import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"io"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -91,7 +92,7 @@ func parseAggregateTLS(t *testing.T, args ...string) *aggregateTLS {
 	require.NoError(t, fs.Parse(args))
 	require.NoError(t, f.tls.validate())
 	require.NoError(t, f.agentsTLS.validate())
-	tlso, err := f.tlsOptions(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	tlso, err := f.tlsOptions(slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	return tlso
 }

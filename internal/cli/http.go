@@ -17,6 +17,22 @@ import (
 // httpShutdownTimeout bounds the HTTP server's graceful shutdown.
 const httpShutdownTimeout = 5 * time.Second
 
+// httpLimits bound the HTTP server's clients (health probes, Prometheus).
+type httpLimits struct {
+	// readHeader, read and write bound a request's headers, the whole
+	// request, and the response; idle closes a keep-alive connection that
+	// has sent nothing for that long.
+	readHeader, read, write, idle time.Duration
+	// maxHeader bounds a request's headers (bytes); maxConns the connections
+	// served at once.
+	maxHeader, maxConns int
+}
+
+// defaultHTTPLimits are serve's: a /metrics scrape with per-GPU series writes
+// in milliseconds, and Prometheus re-connects after an idle close.
+var defaultHTTPLimits = httpLimits{readHeader: 5 * time.Second, read: 10 * time.Second,
+	write: 30 * time.Second, idle: 60 * time.Second, maxHeader: 16 << 10, maxConns: 64}
+
 // healthMux serves serve's HTTP endpoints:
 //
 //   - /healthz: 200 while the process answers and has been without fresh
@@ -54,15 +70,20 @@ func healthMux(s *scaler.Sampler, now func() time.Time, metrics http.Handler) *h
 	return mux
 }
 
-// serveHTTP serves h on lis until ctx ends, then shuts down gracefully.
-func serveHTTP(ctx context.Context, lis net.Listener, h http.Handler, log *slog.Logger) error {
+// serveHTTP serves h on lis within lim until ctx ends, then shuts down
+// gracefully.
+func serveHTTP(ctx context.Context, lis net.Listener, h http.Handler, lim httpLimits, log *slog.Logger) error {
 	hs := &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
+		ReadHeaderTimeout: lim.readHeader,
+		ReadTimeout:       lim.read,
+		WriteTimeout:      lim.write,
+		IdleTimeout:       lim.idle,
+		MaxHeaderBytes:    lim.maxHeader,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	served := make(chan error, 1)
-	go func() { served <- hs.Serve(lis) }()
+	go func() { served <- hs.Serve(scaler.LimitListener(lis, lim.maxConns, nil)) }()
 	select {
 	case err := <-served:
 		return fmt.Errorf("http %s: %w", lis.Addr(), err)

@@ -20,6 +20,7 @@ type probeFlags struct {
 	output   string
 	watch    bool
 	source   sourceFlags
+	engines  probeEngines
 }
 
 func newProbeCmd(d *deps) *cobra.Command {
@@ -48,6 +49,9 @@ Without NVML it fails, listing the paths tried and what to check.`,
 			if err := f.source.validate(cmd.Flags()); err != nil {
 				return err
 			}
+			if err := f.engines.validate(); err != nil {
+				return err
+			}
 			if f.watch && f.output != "table" {
 				return usageErrorf("--watch draws a table: drop -o %s, or drop --watch", f.output)
 			}
@@ -59,6 +63,7 @@ Without NVML it fails, listing the paths tried and what to check.`,
 	newEnum(fs, &f.output, "output", "o", "table", "output format", "table", "json", "yaml")
 	fs.BoolVarP(&f.watch, "watch", "w", false, "redraw every --interval until interrupted")
 	f.source.register(fs)
+	f.engines.register(fs)
 	return cmd
 }
 
@@ -114,6 +119,7 @@ func runProbe(ctx context.Context, d *deps, f *probeFlags) error {
 	if _, err := p.sweep(ctx); err != nil {
 		return err
 	}
+	f.engines.scrape(ctx, d.now(), f.interval)
 	if !d.sleep(ctx, f.interval) {
 		return context.Cause(ctx)
 	}
@@ -121,7 +127,10 @@ func runProbe(ctx context.Context, d *deps, f *probeFlags) error {
 	if err != nil {
 		return err
 	}
-	return writeReport(d.stdout, f.output, p.report(snap))
+	f.engines.scrape(ctx, d.now(), f.interval)
+	r := p.report(snap)
+	r.Engines = f.engines.report()
+	return writeReport(d.stdout, f.output, r)
 }
 
 // teeSource passes a Source through and keeps each device's latest Reading.

@@ -22,6 +22,8 @@ type probeReport struct {
 	// Replay is the recording position, with --replay only.
 	Replay *replayPosition `json:"replay,omitempty"`
 	GPUs   []probeGPU      `json:"gpus"`
+	// Engines lists the --engine-target endpoints, when given.
+	Engines []probeEngine `json:"engines,omitempty"`
 }
 
 type replayPosition struct {
@@ -140,7 +142,10 @@ func writeReport(w io.Writer, format string, r probeReport) error {
 		_, err = w.Write(b)
 		return err
 	}
-	return writeTable(w, r)
+	if err := writeTable(w, r); err != nil {
+		return err
+	}
+	return writeEngines(w, r.Engines)
 }
 
 // writeTable prints a header line and one row per device.

@@ -3,12 +3,14 @@
 package cli
 
 import (
+	"math"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/nvml-scaler/nvml-scaler/scaler"
+	"github.com/nvml-scaler/nvml-scaler/scaler/enginetrigger"
 )
 
 type queryFlags struct {
@@ -20,6 +22,8 @@ type queryFlags struct {
 	triggerName     string
 	name, namespace string
 	currentReplicas int32
+	readyPods       int32
+	tolerance       float64
 	watch           bool
 	interval        time.Duration
 	count           int
@@ -37,8 +41,12 @@ GetMetrics and IsActive with the trigger metadata from --metadata or from a
 ScaledObject (-f, its external or external-push trigger), and prints the metric
 spec, the value, whether the trigger is active, and the replicas the HPA would
 want from --current-replicas under both metric types: AverageValue (KEDA's
-default: desired = ceil(value / target)) and Value (desired = ceil(current ×
-value / target)), with the HPA's default tolerance of 0.1.
+default: desired = ceil(value / target)) and Value (desired = ceil(ready pods
+× value / target), --ready-pods defaulting to --current-replicas), keeping
+the current count while the ratio is within --tolerance (the HPA's default
+0.1; a ScaledObject's behavior may set another, Kubernetes 1.35+). At 0
+current replicas the HPA does not act: KEDA scales an active trigger to
+max(1, minReplicaCount), so query shows 1 when active and 0 when not.
 
 --metadata takes key=value pairs separated by commas; a piece without '='
 continues the previous value (gpuIndexes=0,1). It may be repeated, and it
@@ -67,6 +75,8 @@ code and message, e.g. "Unavailable: stale: …".`,
 	fs.StringVar(&f.name, "name", "", "ScaledObject name sent to the scaler (default: the file's, else \"query\"); picks the ScaledObject in a file that holds several")
 	fs.StringVar(&f.namespace, "namespace", "", "ScaledObject namespace sent to the scaler (default: the file's, else \"default\")")
 	fs.Int32Var(&f.currentReplicas, "current-replicas", 1, "the Deployment's current replica count, for the HPA's arithmetic")
+	fs.Int32Var(&f.readyPods, "ready-pods", -1, "the Deployment's Ready pods, which the HPA multiplies a Value metric by (default: --current-replicas)")
+	fs.Float64Var(&f.tolerance, "tolerance", scaler.DefaultHPATolerance, "the HPA's tolerance: the current count is kept while the usage ratio is within it of 1 (behavior's scaleUp/scaleDown tolerance)")
 	fs.BoolVarP(&f.watch, "watch", "w", false, "repeat every --interval, one line per round")
 	newDuration(fs, &f.interval, "interval", time.Second, "with --watch: time between rounds")
 	fs.IntVar(&f.count, "count", 0, "with --watch: stop after this many rounds (0: until interrupted)")
@@ -87,6 +97,10 @@ func (f *queryFlags) validate(cmd *cobra.Command) error {
 		return usageErrorf("--trigger-index and --trigger-name: give one or the other")
 	case f.currentReplicas < 0:
 		return usageErrorf("--current-replicas %d: want 0 or more", f.currentReplicas)
+	case fs.Changed("ready-pods") && f.readyPods < 0:
+		return usageErrorf("--ready-pods %d: want 0 or more", f.readyPods)
+	case !(f.tolerance >= 0) || math.IsInf(f.tolerance, 0):
+		return usageErrorf("--tolerance %v: want a number of 0 or more, e.g. 0.1 (the HPA's default) or 0.05", f.tolerance)
 	case f.count < 0:
 		return usageErrorf("--count %d: want 0 (no limit) or more", f.count)
 	case !f.watch && (fs.Changed("count") || fs.Changed("interval")):
@@ -124,6 +138,9 @@ func (f *queryFlags) trigger() (pickedTrigger, scaler.Trigger, error) {
 			return t, scaler.Trigger{}, usageErrorf("trigger metadata %q: KEDA reads it from the workload's environment, which query cannot see: pass the value with --metadata %s=…",
 				k, strings.TrimSuffix(k, "FromEnv"))
 		}
+	}
+	if enginetrigger.Serves(t.Metadata) {
+		return engineQueryTrigger(t)
 	}
 	parsed, err := scaler.ParseTrigger(t.Metadata)
 	if err != nil {

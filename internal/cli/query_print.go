@@ -32,6 +32,8 @@ type queryJSON struct {
 	Value             *float64          `json:"value,omitempty"`
 	Active            *bool             `json:"active,omitempty"`
 	CurrentReplicas   int32             `json:"currentReplicas"`
+	ReadyPods         int32             `json:"readyPods"`
+	Tolerance         float64           `json:"tolerance"`
 	DesiredReplicas   map[string]int32  `json:"desiredReplicas,omitempty"`
 	DefaultMetricType string            `json:"defaultMetricType"`
 	TriggerMetricType string            `json:"triggerMetricType,omitempty"`
@@ -42,7 +44,7 @@ type queryJSON struct {
 func (p *queryPrinter) json(r roundResult, withTime bool) error {
 	q := p.q
 	j := queryJSON{Address: q.f.address, Name: q.ref.Name, Namespace: q.ref.Namespace, Metadata: q.ref.ScalerMetadata,
-		CurrentReplicas: q.f.currentReplicas, DefaultMetricType: string(scaler.TargetAverageValue),
+		CurrentReplicas: q.f.currentReplicas, ReadyPods: q.hpa().ready, Tolerance: q.f.tolerance, DefaultMetricType: string(scaler.TargetAverageValue),
 		TriggerMetricType: q.picked.MetricType, OnMissing: q.trigger.DescribeOnMissing()}
 	if withTime {
 		j.Time = q.d.now().Format("15:04:05")
@@ -81,10 +83,20 @@ func (p *queryPrinter) single(r roundResult) error {
 	fmt.Fprintf(tw, "onMissing\t%s: a lost, failed or hung selected GPU %s\n", q.trigger.DescribeOnMissing(), missingEffect(&q.trigger))
 	fmt.Fprintf(tw, "value\t%.2f\n", r.value)
 	fmt.Fprintf(tw, "active\t%t (value above activationTargetValue %s)\n", r.active, ftoa(q.trigger.ActivationTarget))
-	fmt.Fprintf(tw, "desired replicas from %d current (HPA tolerance %g; before min/maxReplicaCount and behavior):\n",
-		q.f.currentReplicas, scaler.DefaultHPATolerance)
-	fmt.Fprintf(tw, "  metricType AverageValue\t%d\tKEDA's default: ceil(value / target)%s\n", avg, p.mark(scaler.TargetAverageValue))
-	fmt.Fprintf(tw, "  metricType Value\t%d\tceil(current × value / target)%s\n", val, p.mark(scaler.TargetValue))
+	m := q.hpa()
+	if m.current == 0 {
+		fmt.Fprintf(tw, "desired replicas from 0: the HPA does not act at 0; KEDA scales an active trigger to max(1, minReplicaCount)\n")
+		why := "inactive: stays at 0"
+		if r.active {
+			why = "active: 1, or minReplicaCount if higher"
+		}
+		fmt.Fprintf(tw, "  either metricType\t%d\t%s\n", avg, why)
+	} else {
+		fmt.Fprintf(tw, "desired replicas from %d current, %d ready (HPA tolerance %g; before min/maxReplicaCount and behavior):\n",
+			m.current, m.ready, m.tolerance)
+		fmt.Fprintf(tw, "  metricType AverageValue\t%d\tKEDA's default: ceil(value / target)%s\n", avg, p.mark(scaler.TargetAverageValue))
+		fmt.Fprintf(tw, "  metricType Value\t%d\tceil(ready pods × value / target)%s\n", val, p.mark(scaler.TargetValue))
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}

@@ -164,9 +164,18 @@ func (q *query) rpcError(call string, err error) error {
 	return errors.New(msg)
 }
 
+// hpa is the HPA model of the flags.
+func (q *query) hpa() hpaModel {
+	m := hpaModel{current: q.f.currentReplicas, ready: q.f.readyPods, tolerance: q.f.tolerance}
+	if m.ready < 0 {
+		m.ready = m.current
+	}
+	return m
+}
+
 // desired returns the HPA's proposal for both metric types.
 func (q *query) desired(r roundResult) (avgValue, value int32) {
-	cur := q.f.currentReplicas
-	return scaler.DesiredReplicas(scaler.TargetAverageValue, cur, r.value, r.target, scaler.DefaultHPATolerance),
-		scaler.DesiredReplicas(scaler.TargetValue, cur, r.value, r.target, scaler.DefaultHPATolerance)
+	m := q.hpa()
+	return m.desired(scaler.TargetAverageValue, r.value, r.target, r.active),
+		m.desired(scaler.TargetValue, r.value, r.target, r.active)
 }

@@ -68,12 +68,13 @@ a flag on the command line wins. Exit codes: 0 ok, 1 error, 2 usage error.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return asUsage(err) })
 	root.AddCommand(
 		newServeCmd(d),
-		newAggregateCmd(d),
 		newProbeCmd(d),
 		newQueryCmd(d),
 		newRecordCmd(d),
 		newVersionCmd(d),
+		newWaitFileCmd(d),
 	)
+	root.AddCommand(clusterCommands(d)...)
 	completeEnums(root)
 	return root
 }

@@ -45,6 +45,8 @@ func TestUsageErrors(t *testing.T) {
 		{"metadata bad metric", append(q, "--metadata", "metric=gpu_util,targetValue=60"), `trigger metadata "metric" is "gpu_util": want one of gpu_utilization_percent,`},
 		{"metadata bad target", append(q, "--metadata", "metric=power_watts,targetValue=abc"), `trigger metadata "targetValue" is "abc"`},
 		{"metadata FromEnv", append(q, "--metadata", "metric=power_watts,targetValueFromEnv=TARGET"), `"targetValueFromEnv": KEDA reads it from the workload's environment`},
+		{"negative tolerance", append(q, "--metadata", "metric=power_watts,targetValue=1", "--tolerance", "-0.1"), "--tolerance -0.1: want a number of 0 or more"},
+		{"negative ready pods", append(q, "--metadata", "metric=power_watts,targetValue=1", "--ready-pods", "-2"), "--ready-pods -2: want 0 or more"},
 		{"count without watch", append(q, "--metadata", "metric=power_watts,targetValue=1", "--count", "3"), "--count and --interval need --watch"},
 		{"client cert alone", append(q, "--metadata", "metric=power_watts,targetValue=1", "--client-cert", "c.pem"), "--client-cert and --client-key: give both or neither"},
 		{"bad address", []string{"query", "--address", "localhost", "--metadata", "metric=power_watts,targetValue=1"}, `--address "localhost": want host:port`},

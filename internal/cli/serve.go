@@ -7,10 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"sync"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/nvml-scaler/nvml-scaler/internal/metrics"
 	"github.com/nvml-scaler/nvml-scaler/scaler"
@@ -27,6 +28,7 @@ type serveFlags struct {
 	source             sourceFlags
 	tls                serveTLSFlags
 	nodeAPI            nodeAPIFlags
+	engine             engineFlags
 }
 
 func newServeCmd(d *deps) *cobra.Command {
@@ -46,9 +48,10 @@ logged); --tls-client-ca requires client certificates (mutual TLS). The files
 are re-read every --tls-reload-interval, so a renewed certificate is used for
 new connections without restarting or dropping open ones.
 
-Without a GPU, --replay runs it on a recording. SIGTERM or SIGINT stop
-accepting calls, finish the ones in flight, end open streams, shut NVML down
-and exit 0.`,
+Without a GPU, --replay runs it on a recording. SIGTERM, SIGINT or SIGHUP
+stop accepting calls, finish the ones in flight, end open streams, shut NVML
+down and exit 0; whatever is stuck, the process exits within 30s of the
+signal.`,
 		Example: `  nvml-scaler serve
   nvml-scaler serve --tls-cert /tls/tls.crt --tls-key /tls/tls.key --tls-client-ca /tls/ca.crt
   nvml-scaler serve --replay testdata/recordings/h200-inference-ramp.json --log-format text`,
@@ -73,6 +76,7 @@ and exit 0.`,
 	f.source.register(fs)
 	f.tls.register(fs)
 	f.nodeAPI.register(fs)
+	f.engine.register(fs)
 	return cmd
 }
 
@@ -83,9 +87,9 @@ func (f *serveFlags) validate(cmd *cobra.Command) error {
 	if f.notReadyLimit < 0 {
 		return usageErrorf("--liveness-not-ready-limit %v: want 0 (never) or a positive duration such as 10m", f.notReadyLimit)
 	}
-	for name, addr := range map[string]string{"listen": f.listen, "http-listen": f.httpListen} {
-		if _, _, err := net.SplitHostPort(addr); err != nil {
-			return usageErrorf("--%s %q: want host:port, e.g. :6000 or 127.0.0.1:0", name, addr)
+	for _, l := range [...]struct{ name, addr string }{{"listen", f.listen}, {"http-listen", f.httpListen}} {
+		if err := checkListenAddr(l.name, l.addr, ":6000"); err != nil {
+			return err
 		}
 	}
 	if err := f.tls.validate(); err != nil {
@@ -94,7 +98,23 @@ func (f *serveFlags) validate(cmd *cobra.Command) error {
 	if err := f.nodeAPI.validate(); err != nil {
 		return err
 	}
+	if err := f.engine.validate(); err != nil {
+		return err
+	}
 	return f.source.validate(cmd.Flags())
+}
+
+// checkListenAddr returns a usage error unless addr is host:port with a port
+// number from 0 to 65535 (0: any free port); example is shown in the error.
+func checkListenAddr(name, addr, example string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return usageErrorf("--%s %q: want host:port, e.g. %s or 127.0.0.1:0", name, addr, example)
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || port != strconv.FormatUint(n, 10) {
+		return usageErrorf("--%s %q: port %q: want a number from 0 to 65535, e.g. %s", name, addr, port, example)
+	}
+	return nil
 }
 
 // nodeName resolves the node name: the flag, else $NODE_NAME (set by the
@@ -131,8 +151,13 @@ func runServe(ctx context.Context, d *deps, f *serveFlags) error {
 		return errors.Join(err, src.Close())
 	}
 	m.WatchSampler(sampler)
+	eng, err := openEngine(&f.engine, f.interval, log, d.now, m)
+	if err != nil {
+		return errors.Join(err, sampler.Close())
+	}
 	srv, err := scaler.NewServer(scaler.ServerConfig{Sampler: sampler, Logger: log,
-		GRPCOptions: append(grpcCreds(tlsr), m.ServerOptions()...), Reflection: f.reflection})
+		GRPCOptions: append(countedCreds(tlsr, m), m.ServerOptions()...), Reflection: f.reflection,
+		Limits: scaler.Limits{OnRefused: m.CallRefused}, OnConnRefused: m.ConnRefused, Engines: eng.metrics()})
 	if err != nil {
 		return errors.Join(err, sampler.Close())
 	}
@@ -155,37 +180,28 @@ func runServe(ctx context.Context, d *deps, f *serveFlags) error {
 	}
 
 	parent := ctx
-	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer func() {
-		cancel()
-		wg.Wait()
-	}()
+	g, ctx := errgroup.WithContext(ctx) // the first failure stops the rest
 	if tlsr != nil {
-		wg.Go(func() { tlsr.Run(ctx) })
+		g.Go(func() error { tlsr.Run(ctx); return nil })
 	}
-	done := make(chan error, 4)
-	waiting := 3
-	go func() { done <- srv.Serve(ctx, glis) }()
+	g.Go(func() error { return srv.Serve(ctx, glis) })
 	if napi != nil {
-		waiting++
-		go func() { done <- napi.run(ctx, grpcCreds(tlsr)...) }()
+		g.Go(func() error { return napi.run(ctx, grpcCreds(tlsr)...) })
 	}
-	go func() { done <- serveHTTP(ctx, hlis, healthMux(sampler, d.now, m.Handler()), log) }()
-	go func() {
+	if eng != nil {
+		g.Go(func() error { return eng.run(ctx) })
+	}
+	g.Go(func() error {
+		return serveHTTP(ctx, hlis, healthMux(sampler, d.now, m.Handler()), defaultHTTPLimits, log)
+	})
+	g.Go(func() error {
 		<-ctx.Done()
 		if parent.Err() != nil {
 			log.Info("nvml-scaler stopping: draining open calls")
 		}
-		done <- nil
-	}()
-	errs := []error{<-done} // nil only once ctx has ended: a signal
-	cancel()
-	for range waiting - 1 {
-		errs = append(errs, <-done)
-	}
-	err = errors.Join(errs...)
-	if err != nil {
+		return nil
+	})
+	if err := g.Wait(); err != nil {
 		return err
 	}
 	log.Info("nvml-scaler stopped")

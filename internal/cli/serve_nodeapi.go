@@ -36,10 +36,7 @@ func (f *nodeAPIFlags) validate() error {
 	if f.listen == "" {
 		return nil
 	}
-	if _, _, err := net.SplitHostPort(f.listen); err != nil {
-		return usageErrorf("--node-api-listen %q: want host:port, e.g. :6001", f.listen)
-	}
-	return nil
+	return checkListenAddr("node-api-listen", f.listen, ":6001")
 }
 
 // nodeAPI is the running node-snapshot API: an attribution watcher and the

@@ -99,7 +99,7 @@ func TestServeQuery(t *testing.T) {
 			"metadata      aggregation=sum metric=sm_active_percent targetValue=60\n",
 			"metric        nvml-sm-active-percent-sum, target 60\n",
 			"onMissing     fail (default for sum): a lost, failed or hung selected GPU makes the answer Unavailable\n",
-			"desired replicas from 1 current (HPA tolerance 0.1; before min/maxReplicaCount and behavior):\n",
+			"desired replicas from 1 current, 1 ready (HPA tolerance 0.1; before min/maxReplicaCount and behavior):\n",
 			"  metricType AverageValue  ",
 			"  KEDA's default: ceil(value / target)\n",
 			"  metricType Value         ",

@@ -49,7 +49,7 @@
 //     recorded value (the recording stores each interval's metrics with
 //     the sample that ends it); a metric the step lacks returns 3 in its
 //     own nvmlReturn. It writes only metrics[0..numMetrics-1] and accepts
-//     numMetrics up to 333 (NVML_GPM_METRIC_MAX of the newest nvml.h).
+//     numMetrics up to 477 (NVML_GPM_METRIC_MAX of the newest nvml.h).
 //     metricInfo names are the fake's own labels, or NULL.
 //   - Handle lookups that fail answer the recording's ErrorPaths (keys
 //     "nvmlDeviceGetHandleByIndex(…)", "…GetHandleByUUID(…)",

@@ -96,7 +96,7 @@ func escape(s string) string {
 		return "%2D"
 	}
 	var b strings.Builder
-	for i := 0; i < len(s); i++ {
+	for i := range len(s) {
 		c := s[i]
 		if c <= ' ' || c >= 0x7f || c == '%' {
 			fmt.Fprintf(&b, "%%%02X", c)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nvml-scaler/nvml-scaler/nvml"
@@ -43,47 +44,16 @@ func (m *Metrics) NVMLError(err error) {
 	}
 }
 
-// codeNames are the nvmlReturn_t names without their NVML_ERROR_ prefix.
-var codeNames = map[nvml.Return]string{
-	nvml.Success:                    "SUCCESS",
-	nvml.ErrUninitialized:           "UNINITIALIZED",
-	nvml.ErrInvalidArgument:         "INVALID_ARGUMENT",
-	nvml.ErrNotSupported:            "NOT_SUPPORTED",
-	nvml.ErrNoPermission:            "NO_PERMISSION",
-	nvml.ErrAlreadyInitialized:      "ALREADY_INITIALIZED",
-	nvml.ErrNotFound:                "NOT_FOUND",
-	nvml.ErrInsufficientSize:        "INSUFFICIENT_SIZE",
-	nvml.ErrInsufficientPower:       "INSUFFICIENT_POWER",
-	nvml.ErrDriverNotLoaded:         "DRIVER_NOT_LOADED",
-	nvml.ErrTimeout:                 "TIMEOUT",
-	nvml.ErrIRQIssue:                "IRQ_ISSUE",
-	nvml.ErrLibraryNotFound:         "LIBRARY_NOT_FOUND",
-	nvml.ErrFunctionNotFound:        "FUNCTION_NOT_FOUND",
-	nvml.ErrCorruptedInforom:        "CORRUPTED_INFOROM",
-	nvml.ErrGPULost:                 "GPU_IS_LOST",
-	nvml.ErrResetRequired:           "RESET_REQUIRED",
-	nvml.ErrOperatingSystem:         "OPERATING_SYSTEM",
-	nvml.ErrLibRMVersionMismatch:    "LIB_RM_VERSION_MISMATCH",
-	nvml.ErrInUse:                   "IN_USE",
-	nvml.ErrMemory:                  "MEMORY",
-	nvml.ErrNoData:                  "NO_DATA",
-	nvml.ErrVGPUECCNotSupported:     "VGPU_ECC_NOT_SUPPORTED",
-	nvml.ErrInsufficientResources:   "INSUFFICIENT_RESOURCES",
-	nvml.ErrFreqNotSupported:        "FREQ_NOT_SUPPORTED",
-	nvml.ErrArgumentVersionMismatch: "ARGUMENT_VERSION_MISMATCH",
-	nvml.ErrDeprecated:              "DEPRECATED",
-	nvml.ErrNotReady:                "NOT_READY",
-	nvml.ErrGPUNotFound:             "GPU_NOT_FOUND",
-	nvml.ErrInvalidState:            "INVALID_STATE",
-	nvml.ErrResetTypeNotSupported:   "RESET_TYPE_NOT_SUPPORTED",
-	nvml.ErrUnknown:                 "UNKNOWN",
-}
-
-// CodeName returns r's nvml.h name without NVML_ERROR_ (NVML_SUCCESS is
-// "SUCCESS"); a code nvml.h does not define is "CODE_<n>".
+// CodeName returns r's nvml.h name without its NVML_ERROR_ or NVML_ prefix
+// ("GPU_IS_LOST"; NVML_SUCCESS is "SUCCESS"); a code nvml.h does not define
+// is "CODE_<n>". The names come from the binding's one table ([nvml.Return.Name]).
 func CodeName(r nvml.Return) string {
-	if s, ok := codeNames[r]; ok {
+	name := r.Name()
+	if name == "" {
+		return "CODE_" + strconv.Itoa(int(r))
+	}
+	if s, ok := strings.CutPrefix(name, "NVML_ERROR_"); ok {
 		return s
 	}
-	return "CODE_" + strconv.Itoa(int(r))
+	return strings.TrimPrefix(name, "NVML_")
 }

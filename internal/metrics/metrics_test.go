@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -29,18 +29,20 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// Every nvmlReturn_t from nvml.h has its name; a code added there without
-// one here fails this test (the binding's table test does the same for texts).
+// Every nvmlReturn_t the binding knows (nvml.Returns, checked against nvml.h
+// there) has a distinct label value without the prefix.
 func TestCodeNames(t *testing.T) {
 	t.Parallel()
 	seen := map[string]bool{}
-	for r := nvml.Return(0); r <= 30; r++ {
+	for _, r := range nvml.Returns() {
 		name := CodeName(r)
 		assert.NotContains(t, name, "CODE_", "code %d", r)
 		assert.False(t, seen[name], "duplicate %s", name)
 		seen[name] = true
 	}
 	assert.Equal(t, "UNKNOWN", CodeName(nvml.ErrUnknown))
+	assert.Equal(t, "SUCCESS", CodeName(nvml.Success))
+	assert.Equal(t, "GPU_IS_LOST", CodeName(nvml.ErrGPULost))
 	assert.Equal(t, "LIB_RM_VERSION_MISMATCH", CodeName(nvml.ErrLibRMVersionMismatch))
 	assert.Equal(t, "CODE_31", CodeName(31))
 }
@@ -163,7 +165,7 @@ func TestSamplerGaugesAndHandler(t *testing.T) {
 	assert.Equal(t, 0.0, v)
 
 	rec := httptest.NewRecorder()
-	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	body, _ := io.ReadAll(rec.Body)
 	for _, want := range []string{"nvml_scaler_ready 1", "nvml_scaler_gpus 2", "nvml_scaler_gpus_lost 1",
 		`nvml_scaler_gpu_power_watts{index="0",model="NVIDIA H200",uuid="GPU-a"} 350`, "go_goroutines", "process_resident_memory_bytes"} {
@@ -174,9 +176,9 @@ func TestSamplerGaugesAndHandler(t *testing.T) {
 	v, _ = m.Value("ready")
 	assert.Equal(t, 0.0, v, "stale")
 	rec = httptest.NewRecorder()
-	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	body, _ = io.ReadAll(rec.Body)
-	assert.False(t, strings.Contains(string(body), "nvml_scaler_gpu_power_watts{"), "no per-GPU numbers from stale data")
+	assert.NotContains(t, string(body), "nvml_scaler_gpu_power_watts{", "no per-GPU numbers from stale data")
 	assert.Contains(t, string(body), "nvml_scaler_snapshot_age_seconds 3601.5")
 
 	problems, err := testutil.GatherAndLint(m.Registry())

@@ -10,7 +10,12 @@
 // *tls.Config in an atomic pointer, which tls.Config.GetConfigForClient hands
 // to each new handshake. Files that do not parse — a certificate written
 // before its key — leave the previous configuration in place until a later
-// poll reads a matching pair.
+// poll reads a matching pair. A certificate outside its validity period
+// (expired, or not yet valid) is not rotated in either: the current one is
+// kept and a warning logged at each poll until the files change. Each file
+// must be a regular file of at most MaxFileSize bytes (package regfile), so a
+// path swapped for a FIFO or /dev/zero is refused instead of blocking or
+// filling memory.
 package tlsreload
 
 import (
@@ -21,15 +26,24 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/nvml-scaler/nvml-scaler/internal/regfile"
 )
 
 // DefaultInterval is how often Run polls the files when Config.Interval is 0.
 // The kubelet refreshes a Secret volume within about a minute of the change.
 const DefaultInterval = 10 * time.Second
+
+// MaxFileSize bounds each TLS file (bytes): a chain is a few KiB, a full
+// public CA bundle about 200 KiB.
+const MaxFileSize = 1 << 20
+
+// ErrNotValidNow is wrapped by Reload's error for a certificate that is
+// expired or not yet valid.
+var ErrNotValidNow = errors.New("certificate is not valid now")
 
 // Config names the PEM files.
 type Config struct {
@@ -43,6 +57,9 @@ type Config struct {
 	Interval time.Duration
 	// Logger receives reloads and rejected files; nil discards.
 	Logger *slog.Logger
+	// Now is the clock certificates' validity is checked against; nil means
+	// time.Now.
+	Now func() time.Time
 }
 
 // Reloader holds the current TLS configuration. Its methods are safe for
@@ -53,6 +70,10 @@ type Reloader struct {
 
 	mu   sync.Mutex // serialises Reload
 	seen [3][]byte  // the file contents last looked at, valid or not
+	// untimely is the certificate file last refused as not valid now, so
+	// that it is looked at again at each poll (time moves) but only once
+	// parsed and warned about as new.
+	untimely []byte
 }
 
 // New loads the files once and returns a Reloader serving them; an error when
@@ -67,6 +88,9 @@ func New(cfg Config) (*Reloader, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	r := &Reloader{cfg: cfg}
 	files, err := r.read()
 	if err != nil {
@@ -78,6 +102,11 @@ func New(cfg Config) (*Reloader, error) {
 	}
 	r.seen = files
 	r.current.Store(c)
+	if err := r.checkTime(leaf); err != nil {
+		// Serving it beats not starting: clients refuse it and say why.
+		cfg.Logger.Warn("tls certificate loaded, but clients will refuse it", append(certAttrs(leaf, cfg), "err", err)...)
+		return r, nil
+	}
 	cfg.Logger.Info("tls certificate loaded", certAttrs(leaf, cfg)...)
 	return r, nil
 }
@@ -105,7 +134,9 @@ func (r *Reloader) ClientCertificate(*tls.CertificateRequestInfo) (*tls.Certific
 // Leaf returns the certificate new handshakes present.
 func (r *Reloader) Leaf() *x509.Certificate { return r.current.Load().Certificates[0].Leaf }
 
-// Run polls the files every Interval until ctx ends.
+// Run polls the files every Interval until ctx ends. It returns when ctx ends
+// even while a poll is stuck reading (a hung network mount): that poll's
+// goroutine is left behind, and shutdown does not wait for it.
 func (r *Reloader) Run(ctx context.Context) {
 	t := time.NewTicker(r.cfg.Interval)
 	defer t.Stop()
@@ -114,7 +145,17 @@ func (r *Reloader) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		polled := make(chan struct{})
+		go func() {
+			defer close(polled)
 			_, _ = r.Reload()
+		}()
+		select {
+		case <-polled:
+		case <-ctx.Done():
+			r.cfg.Logger.Warn("tls files still being read at shutdown; not waiting for them")
+			return
 		}
 	}
 }
@@ -131,15 +172,26 @@ func (r *Reloader) Reload() (bool, error) {
 		r.cfg.Logger.Warn("tls files unreadable, keeping the current certificate", "err", err)
 		return false, err
 	}
-	if r.same(files) {
+	if r.same(files) && r.untimely == nil {
 		return false, nil
 	}
+	changed := !r.same(files)
 	r.seen = files
 	c, leaf, err := r.parse(files)
 	if err != nil {
+		r.untimely = nil
 		r.cfg.Logger.Warn("tls files changed but are not valid, keeping the current certificate", "err", err)
 		return false, err
 	}
+	if err := r.checkTime(leaf); err != nil {
+		if changed || !bytes.Equal(r.untimely, files[0]) {
+			r.cfg.Logger.Warn("tls certificate changed but is not valid now, keeping the current certificate",
+				append(certAttrs(leaf, r.cfg), "err", err)...)
+		}
+		r.untimely = files[0]
+		return false, err
+	}
+	r.untimely = nil
 	r.current.Store(c)
 	r.cfg.Logger.Info("tls certificate reloaded", certAttrs(leaf, r.cfg)...)
 	return true, nil
@@ -154,13 +206,26 @@ func (r *Reloader) same(files [3][]byte) bool {
 	return true
 }
 
+// checkTime returns an error wrapping ErrNotValidNow when leaf is outside its
+// validity period at the Config's Now.
+func (r *Reloader) checkTime(leaf *x509.Certificate) error {
+	now := r.cfg.Now()
+	switch {
+	case now.After(leaf.NotAfter):
+		return fmt.Errorf("tls: %s: %w: expired at %s", r.cfg.CertFile, ErrNotValidNow, leaf.NotAfter.UTC().Format(time.RFC3339))
+	case now.Before(leaf.NotBefore):
+		return fmt.Errorf("tls: %s: %w: valid from %s", r.cfg.CertFile, ErrNotValidNow, leaf.NotBefore.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
 func (r *Reloader) read() ([3][]byte, error) {
 	var out [3][]byte
 	for i, name := range [3]string{r.cfg.CertFile, r.cfg.KeyFile, r.cfg.ClientCAFile} {
 		if name == "" {
 			continue
 		}
-		b, err := os.ReadFile(name)
+		b, err := regfile.Read(name, MaxFileSize)
 		if err != nil {
 			return out, fmt.Errorf("tls: %w", err)
 		}

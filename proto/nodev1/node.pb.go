@@ -116,7 +116,16 @@ type Snapshot struct {
 	Gpus    []*GPUState `protobuf:"bytes,9,rep,name=gpus,proto3" json:"gpus,omitempty"`
 	// attribution is set in the first message of a stream and whenever it
 	// changed since the previous message; absent means unchanged.
-	Attribution   *Attribution `protobuf:"bytes,10,opt,name=attribution,proto3" json:"attribution,omitempty"`
+	Attribution *Attribution `protobuf:"bytes,10,opt,name=attribution,proto3" json:"attribution,omitempty"`
+	// metric_names names, in the first message of a stream (with devices), the
+	// catalogue metric each position of GPUState.status and values holds, e.g.
+	// "gpu_utilization_percent". A receiver maps positions by these names and
+	// skips names it does not know, so agents and aggregators of different
+	// releases read each other across a rolling upgrade. Absent (an agent from
+	// before it was added): the positions are the catalogue order that release
+	// had, which scaler/metric.go pins (new metrics are only ever appended), so
+	// a receiver that ignores this field reads a newer agent correctly too.
+	MetricNames   []string `protobuf:"bytes,11,rep,name=metric_names,json=metricNames,proto3" json:"metric_names,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -221,6 +230,13 @@ func (x *Snapshot) GetAttribution() *Attribution {
 	return nil
 }
 
+func (x *Snapshot) GetMetricNames() []string {
+	if x != nil {
+		return x.MetricNames
+	}
+	return nil
+}
+
 // Device is scaler.Device.
 type Device struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -305,9 +321,10 @@ type GPUState struct {
 	Health uint32 `protobuf:"varint,1,opt,name=health,proto3" json:"health,omitempty"`
 	// error is the device-level error when health is not ok.
 	Error string `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
-	// status holds one byte per catalogue metric (scaler.Status), in catalogue
-	// order; a receiver with a shorter catalogue ignores the extra bytes, one
-	// with a longer catalogue treats the missing ones as absent.
+	// status holds one byte per catalogue metric (scaler.Status), in the order
+	// Snapshot.metric_names gives (the pinned catalogue order); a receiver
+	// skips positions it has no metric for and treats metrics the sender did
+	// not send as absent.
 	Status []byte `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
 	// values holds the values whose status is ok (1), in catalogue order.
 	Values        []float64 `protobuf:"fixed64,4,rep,packed,name=values,proto3" json:"values,omitempty"`
@@ -533,7 +550,7 @@ const file_nodev1_node_proto_rawDesc = "" +
 	"\fWatchRequest\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x06R\x05epoch\x12\x19\n" +
 	"\blast_seq\x18\x02 \x01(\x04R\alastSeq\x12%\n" +
-	"\x0ebackfill_nanos\x18\x03 \x01(\x03R\rbackfillNanos\"\x86\x03\n" +
+	"\x0ebackfill_nanos\x18\x03 \x01(\x03R\rbackfillNanos\"\xa9\x03\n" +
 	"\bSnapshot\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x06R\x05epoch\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +
@@ -545,7 +562,8 @@ const file_nodev1_node_proto_rawDesc = "" +
 	"\adevices\x18\b \x03(\v2\x1a.nvmlscaler.node.v1.DeviceR\adevices\x120\n" +
 	"\x04gpus\x18\t \x03(\v2\x1c.nvmlscaler.node.v1.GPUStateR\x04gpus\x12A\n" +
 	"\vattribution\x18\n" +
-	" \x01(\v2\x1f.nvmlscaler.node.v1.AttributionR\vattribution\"\x8d\x01\n" +
+	" \x01(\v2\x1f.nvmlscaler.node.v1.AttributionR\vattribution\x12!\n" +
+	"\fmetric_names\x18\v \x03(\tR\vmetricNames\"\x8d\x01\n" +
 	"\x06Device\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x12\x12\n" +
 	"\x04uuid\x18\x02 \x01(\tR\x04uuid\x12\x14\n" +

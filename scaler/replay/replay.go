@@ -12,6 +12,7 @@
 package replay
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nvml-scaler/nvml-scaler/internal/regfile"
 	"github.com/nvml-scaler/nvml-scaler/recording"
 	"github.com/nvml-scaler/nvml-scaler/scaler"
 )
@@ -95,11 +97,22 @@ func New(rec *recording.Recording, opts Options) (*Source, error) {
 	return s, nil
 }
 
-// Load reads the recording at path and returns a Source playing it.
+// MaxFileSize bounds the recording Load reads (bytes): the largest real
+// recording is under 1 MiB, and serve's DaemonSet has 64 MiB in all.
+const MaxFileSize = 32 << 20
+
+// Load reads the recording at path and returns a Source playing it. The path
+// must be a regular file of at most MaxFileSize bytes: a FIFO or a device is
+// refused at once (wrapping regfile.ErrNotRegular), a larger file after
+// MaxFileSize+1 bytes (regfile.ErrTooLarge).
 func Load(path string, opts Options) (*Source, error) {
-	rec, err := recording.Load(path)
+	b, err := regfile.Read(path, MaxFileSize)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("open recording: %w", err)
+	}
+	rec, err := recording.Decode(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("recording %s: %w", path, err)
 	}
 	return New(rec, opts)
 }

@@ -91,10 +91,7 @@ func checkAggregatorNetworkPolicy(t *testing.T, objs objects, d *appsv1.Deployme
 	require.Len(t, np.Spec.Ingress, 1)
 	in := np.Spec.Ingress[0]
 	assert.Equal(t, []networkingv1.NetworkPolicyPort{tcpPort(intstrName("grpc"))}, in.Ports)
-	require.Len(t, in.From, 1)
-	assert.Nil(t, in.From[0].PodSelector)
-	require.NotNil(t, in.From[0].NamespaceSelector)
-	assert.Equal(t, map[string]string{"kubernetes.io/metadata.name": "keda"}, in.From[0].NamespaceSelector.MatchLabels)
+	checkFromKEDAOperator(t, in.From)
 
 	require.Len(t, np.Spec.Egress, 3, "agents, API server, DNS")
 	toAgents, toAPI, toDNS := np.Spec.Egress[0], np.Spec.Egress[1], np.Spec.Egress[2]

@@ -21,7 +21,9 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/yaml"
 
+	"github.com/nvml-scaler/nvml-scaler/engine"
 	"github.com/nvml-scaler/nvml-scaler/scaler"
+	"github.com/nvml-scaler/nvml-scaler/scaler/enginetrigger"
 )
 
 func init() {
@@ -109,15 +111,24 @@ func validateScaledObject(so *kedav1alpha1.ScaledObject) error {
 	return nil
 }
 
-// scalerHost is the host every example's scalerAddress names: the chart's
-// ClusterIP Service for the release the kustomize base mirrors.
-const scalerHost = releaseName + "." + releaseNamespace + ".svc.cluster.local"
+// The hosts the examples' scalerAddress may name, for the release the
+// kustomize base mirrors: the aggregator's Service (cluster mode, every
+// example's default) and the agents' ClusterIP Service (only in
+// singleNodeExample, the labelled single-node variant).
+const (
+	aggregatorHost    = releaseName + "-aggregator." + releaseNamespace + ".svc.cluster.local"
+	agentHost         = releaseName + "." + releaseNamespace + ".svc.cluster.local"
+	singleNodeExample = "single-node-scaledobject.yaml"
+	// engineExample's queue trigger reads --engine-target endpoints, which
+	// only the agents serve.
+	engineExample = "vllm-queue-and-gpu.yaml"
+)
 
 // ourTriggers returns the triggers of so that point at nvml-scaler.
 func ourTriggers(so *kedav1alpha1.ScaledObject) []kedav1alpha1.ScaleTriggers {
 	var out []kedav1alpha1.ScaleTriggers
 	for _, tr := range so.Spec.Triggers {
-		if host, _, err := net.SplitHostPort(tr.Metadata["scalerAddress"]); err == nil && strings.HasPrefix(host, releaseName+".") {
+		if host, _, err := net.SplitHostPort(tr.Metadata["scalerAddress"]); err == nil && (host == aggregatorHost || host == agentHost) {
 			out = append(out, tr)
 		}
 	}
@@ -125,19 +136,31 @@ func ourTriggers(so *kedav1alpha1.ScaledObject) []kedav1alpha1.ScaleTriggers {
 }
 
 // checkOurTrigger checks one nvml-scaler trigger against the scaler's parser,
-// the chart's Service and port, and the HPA arithmetic (DESIGN.md): sum goes
+// the chart's Service and port, and the HPA arithmetic (docs/design.md): sum goes
 // with AverageValue (the HPA divides by the replica count), avg/max/min with
 // Value (the HPA multiplies by it).
-func checkOurTrigger(t *testing.T, ex *kedaObjects, so *kedav1alpha1.ScaledObject, tr kedav1alpha1.ScaleTriggers, grpcPort int) {
+func checkOurTrigger(t *testing.T, ex *kedaObjects, so *kedav1alpha1.ScaledObject, tr kedav1alpha1.ScaleTriggers, want scalerAddr) {
 	assert.Contains(t, []string{"external", "external-push"}, tr.Type)
 	host, p, err := net.SplitHostPort(tr.Metadata["scalerAddress"])
 	require.NoError(t, err)
-	assert.Equal(t, scalerHost, host, "scalerAddress: the chart's Service")
-	assert.Equal(t, strconv.Itoa(grpcPort), p, "scalerAddress: the chart's grpcPort")
+	assert.Equal(t, want.host, host, "scalerAddress: the chart's Service")
+	assert.Equal(t, strconv.Itoa(want.port), p, "scalerAddress: the Service's gRPC port")
 
-	parsed, err := scaler.ParseTrigger(tr.Metadata)
-	require.NoError(t, err, "scaler.ParseTrigger(%v)", tr.Metadata)
-	assert.NoError(t, pairingErr(tr, parsed.Aggregation))
+	if enginetrigger.Serves(tr.Metadata) {
+		et, err := enginetrigger.Parse(tr.Metadata)
+		require.NoError(t, err, "enginetrigger.Parse(%v)", tr.Metadata)
+		// A fleet total (sum of a queue, a rate) goes with AverageValue; a
+		// latency or an average with Value, as for GPUs.
+		agg := scaler.AggAvg
+		if et.Aggregation == engine.Sum && et.Metric.Info().Kind != engine.KindLatency {
+			agg = scaler.AggSum
+		}
+		assert.NoError(t, pairingErr(tr, agg))
+	} else {
+		parsed, err := scaler.ParseTrigger(tr.Metadata)
+		require.NoError(t, err, "scaler.ParseTrigger(%v)", tr.Metadata)
+		assert.NoError(t, pairingErr(tr, parsed.Aggregation))
+	}
 
 	if tr.Metadata["enableTLS"] == "true" {
 		require.NotNil(t, tr.AuthenticationRef, "trigger %q: TLS needs a TriggerAuthentication", tr.Name)
@@ -151,7 +174,7 @@ func checkOurTrigger(t *testing.T, ex *kedaObjects, so *kedav1alpha1.ScaledObjec
 	}
 }
 
-// pairingErr checks the HPA arithmetic of DESIGN.md: sum goes with
+// pairingErr checks the HPA arithmetic of docs/design.md: sum goes with
 // AverageValue (the HPA divides the total by the replica count), avg, max
 // and min with Value (the HPA multiplies by it). A per-GPU average against
 // AverageValue caps the Deployment at ceil(100/target) replicas.
@@ -170,16 +193,30 @@ func pairingErr(tr kedav1alpha1.ScaleTriggers, agg scaler.Aggregation) error {
 	return nil
 }
 
-// chartGRPCPort is the port of the chart's ClusterIP Service with default values.
-func chartGRPCPort(t testing.TB) int {
+// scalerAddr is a scalerAddress an example must name.
+type scalerAddr struct {
+	host string
+	port int
+}
+
+// chartScalerAddrs are the chart's two addresses for KEDA with default
+// values: the aggregator's Service (aggregator.enabled) and the agents'
+// ClusterIP Service, each with its rendered port.
+func chartScalerAddrs(t testing.TB) (aggregator, agent scalerAddr) {
 	t.Helper()
-	for _, s := range all[*corev1.Service](decodeAll(t, mustRenderHelm(t, nil))) {
-		if s.Spec.ClusterIP != corev1.ClusterIPNone {
-			return int(s.Spec.Ports[0].Port)
-		}
-	}
-	t.Fatal("the chart renders no ClusterIP Service")
-	return 0
+	objs := decodeAll(t, mustRenderHelm(t, map[string]any{"aggregator": map[string]any{"enabled": true}}))
+	agg := named[*corev1.Service](t, objs, releaseNamespace, releaseName+"-aggregator")
+	ag := named[*corev1.Service](t, objs, releaseNamespace, releaseName)
+	require.Equal(t, aggregatorHost, agg.Name+"."+agg.Namespace+".svc.cluster.local")
+	require.Equal(t, agentHost, ag.Name+"."+ag.Namespace+".svc.cluster.local")
+	return scalerAddr{aggregatorHost, int(agg.Spec.Ports[0].Port)}, scalerAddr{agentHost, int(ag.Spec.Ports[0].Port)}
+}
+
+// checkFallback: every example's ScaledObject has a fallback that never
+// drives a loaded Deployment below its current replicas (KEDA v2.17+).
+func checkFallback(t *testing.T, so *kedav1alpha1.ScaledObject) {
+	require.NotNil(t, so.Spec.Fallback, "ScaledObject %s: a fallback for scaler outages", so.Name)
+	assert.Equal(t, kedav1alpha1.FallbackBehaviorCurrentReplicasIfHigher, so.Spec.Fallback.Behavior, "ScaledObject %s: fallback.behavior", so.Name)
 }
 
 // TestExamples decodes every example strictly into KEDA's types and runs
@@ -188,8 +225,8 @@ func TestExamples(t *testing.T) {
 	t.Parallel()
 	files, err := filepath.Glob(filepath.Join(examplesDir, "*.yaml"))
 	require.NoError(t, err)
-	require.Len(t, files, 4, "examples: %v", files)
-	grpcPort := chartGRPCPort(t)
+	require.Len(t, files, 6, "examples: %v", files)
+	aggregator, agent := chartScalerAddrs(t)
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			t.Parallel()
@@ -205,10 +242,15 @@ func TestExamples(t *testing.T) {
 			for _, so := range ex.scaledObjects {
 				require.NoError(t, validateScaledObject(so), "ScaledObject %s", so.Name)
 				ours := ourTriggers(so)
-				require.NotEmpty(t, ours, "ScaledObject %s: no trigger points at %s", so.Name, scalerHost)
-				for _, tr := range ours {
-					checkOurTrigger(t, ex, so, tr, grpcPort)
+				require.NotEmpty(t, ours, "ScaledObject %s: no trigger points at nvml-scaler", so.Name)
+				want := aggregator
+				if base := filepath.Base(f); base == singleNodeExample || base == engineExample {
+					want = agent
 				}
+				for _, tr := range ours {
+					checkOurTrigger(t, ex, so, tr, want)
+				}
+				checkFallback(t, so)
 				if min := so.Spec.MinReplicaCount; min != nil && *min == 0 {
 					assert.Greater(t, len(so.Spec.Triggers), len(ours),
 						"ScaledObject %s scales to zero: GPU metrics cannot wake it, it needs another trigger", so.Name)

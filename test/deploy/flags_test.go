@@ -44,8 +44,10 @@ var (
 )
 
 // binaryFlags is serveFlags' and aggregateFlags' common part: it builds the
-// binary from the main module, as `make build` does, once per test process,
-// and parses `serve --help` and `aggregate --help`.
+// image's two binaries from the main module, as `make build-agent` and `make
+// build` do, once per test process, and parses the agent's `serve --help`
+// (the DaemonSet's /nvml-scaler) and the full build's `aggregate --help` (the
+// aggregator's /nvml-scaler-aggregator).
 func binaryFlags(t testing.TB) commandFlags {
 	t.Helper()
 	helpOnce.Do(func() {
@@ -54,20 +56,23 @@ func binaryFlags(t testing.TB) commandFlags {
 			helpErr = err
 			return
 		}
-		bin := filepath.Join(t.TempDir(), "nvml-scaler")
-		build := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/nvml-scaler")
-		build.Dir = dir
-		build.Env = append(build.Environ(), "CGO_ENABLED=0")
-		if out, err := build.CombinedOutput(); err != nil {
-			helpErr = fmt.Errorf("go build ./cmd/nvml-scaler: %w\n%s", err, out)
+		tmp := t.TempDir()
+		agent, full := filepath.Join(tmp, "nvml-scaler"), filepath.Join(tmp, "nvml-scaler-aggregator")
+		for _, b := range []struct{ out, tags string }{{agent, "agent"}, {full, ""}} {
+			build := exec.Command("go", "build", "-trimpath", "-tags="+b.tags, "-o", b.out, "./cmd/nvml-scaler")
+			build.Dir = dir
+			build.Env = append(build.Environ(), "CGO_ENABLED=0")
+			if out, err := build.CombinedOutput(); err != nil {
+				helpErr = fmt.Errorf("go build -tags=%s ./cmd/nvml-scaler: %w\n%s", b.tags, err, out)
+				return
+			}
+		}
+		if helpOut.serve, helpErr = commandHelp(agent, "serve"); helpErr != nil {
 			return
 		}
-		if helpOut.serve, helpErr = commandHelp(bin, "serve"); helpErr != nil {
-			return
-		}
-		helpOut.aggregate, helpErr = commandHelp(bin, "aggregate")
+		helpOut.aggregate, helpErr = commandHelp(full, "aggregate")
 	})
-	require.NoError(t, helpErr, "build nvml-scaler and run serve --help and aggregate --help")
+	require.NoError(t, helpErr, "build nvml-scaler (agent and full) and run serve --help and aggregate --help")
 	return helpOut
 }
 

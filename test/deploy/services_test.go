@@ -42,6 +42,7 @@ func checkServices(t *testing.T, objs objects, ds *appsv1.DaemonSet, ports liste
 			assert.Equal(t, corev1.ServiceTypeClusterIP, s.Spec.Type)
 			assert.Equal(t, ds.Name, s.Name, "the name KEDA's scalerAddress uses")
 			assert.Len(t, s.Spec.Ports, 1, "KEDA's Service exposes only the gRPC port")
+			assert.True(t, s.Spec.PublishNotReadyAddresses, "a stale (unready) agent stays reachable: KEDA sees Unavailable and applies its fallback")
 			continue
 		}
 		headless++
@@ -82,11 +83,7 @@ func checkNetworkPolicy(t *testing.T, objs objects, ds *appsv1.DaemonSet, cluste
 	require.Len(t, np.Spec.Ingress, want)
 	in := np.Spec.Ingress[0]
 	assert.Equal(t, []networkingv1.NetworkPolicyPort{tcpPort(intstr.FromString("grpc"))}, in.Ports)
-	require.Len(t, in.From, 1)
-	require.NotNil(t, in.From[0].NamespaceSelector)
-	assert.Nil(t, in.From[0].PodSelector)
-	assert.Nil(t, in.From[0].IPBlock)
-	assert.Equal(t, map[string]string{"kubernetes.io/metadata.name": "keda"}, in.From[0].NamespaceSelector.MatchLabels)
+	checkFromKEDAOperator(t, in.From)
 	if cluster {
 		in := np.Spec.Ingress[1]
 		assert.Equal(t, []networkingv1.NetworkPolicyPort{tcpPort(intstr.FromString("node-api"))}, in.Ports)
@@ -95,6 +92,18 @@ func checkNetworkPolicy(t *testing.T, objs objects, ds *appsv1.DaemonSet, cluste
 		assert.Nil(t, in.From[0].NamespaceSelector)
 		assert.Nil(t, in.From[0].IPBlock)
 	}
+}
+
+// checkFromKEDAOperator: one peer, the KEDA operator's pods (the label KEDA's
+// chart sets) in the namespace keda, not the whole namespace.
+func checkFromKEDAOperator(t *testing.T, from []networkingv1.NetworkPolicyPeer) {
+	require.Len(t, from, 1)
+	require.NotNil(t, from[0].NamespaceSelector)
+	assert.Equal(t, map[string]string{"kubernetes.io/metadata.name": "keda"}, from[0].NamespaceSelector.MatchLabels)
+	require.NotNil(t, from[0].PodSelector, "the operator's pods, not the whole namespace")
+	assert.True(t, selects(t, from[0].PodSelector, labels.Set{"app": "keda-operator", "app.kubernetes.io/name": "keda-operator"}), "KEDA's operator")
+	assert.False(t, selects(t, from[0].PodSelector, labels.Set{"app": "keda-operator-metrics-apiserver", "app.kubernetes.io/name": "keda-operator-metrics-apiserver"}), "not KEDA's metrics server")
+	assert.Nil(t, from[0].IPBlock)
 }
 
 func tcpPort(p intstr.IntOrString) networkingv1.NetworkPolicyPort {
@@ -110,12 +119,12 @@ func checkServiceAccount(t *testing.T, objs objects, ds *appsv1.DaemonSet) {
 }
 
 // checkNamespace: where the rendering has the Namespace, it enforces Pod
-// Security "restricted", which the agents meet; in cluster mode
-// "privileged", since their hostPath and uid 0 meet neither restricted nor
-// baseline.
-func checkNamespace(t *testing.T, objs objects, cluster bool) {
+// Security "restricted", which the agents meet; "privileged" where they
+// mount a host path (cluster mode, the toolkit wait) or add CAP_SYS_ADMIN
+// (MIG), which meet neither restricted nor baseline.
+func checkNamespace(t *testing.T, objs objects, privileged bool) {
 	want := "restricted"
-	if cluster {
+	if privileged {
 		want = "privileged"
 	}
 	for _, ns := range all[*corev1.Namespace](objs) {

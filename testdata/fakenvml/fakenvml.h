@@ -69,10 +69,10 @@ enum {
 	NVML_CLOCK_SM = 1,
 	NVML_GPM_METRICS_GET_VERSION = 1,
 	NVML_GPM_SUPPORT_VERSION = 1,
-	// NVML_GPM_METRIC_MAX grew 98 -> 210 -> 333 across nvml.h releases; the
+	// NVML_GPM_METRIC_MAX grew 98 -> 210 -> 333 -> 477 across nvml.h releases; the
 	// fake accepts numMetrics up to the newest value and never writes past
 	// metrics[numMetrics-1], so a caller built against any header is safe.
-	FAKE_GPM_METRIC_MAX = 333,
+	FAKE_GPM_METRIC_MAX = 477,
 };
 
 // nvmlMemory_v2: sizeof(nvmlMemory_v2_t) | 2 << 24 (NVML_STRUCT_VERSION).

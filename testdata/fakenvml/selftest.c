@@ -370,7 +370,7 @@ static void check_gpm(nvmlDevice_t d0, nvmlDevice_t d1) {
 	EQ(api.gpm_alloc(&s1), NVML_SUCCESS);
 	EQ(api.gpm_alloc(&s2), NVML_SUCCESS);
 	EQ(api.gpm_alloc(&s3), NVML_SUCCESS);
-	static nvmlGpmMetricsGet_t mg; // 13 KB
+	static nvmlGpmMetricsGet_t mg; // 19 KB
 	const unsigned ids[] = {1, 2, 10, 99};
 	metrics(&mg, s1, s2, 4, ids);
 	EQ(api.gpm_metrics(&mg), NVML_ERROR_INVALID_ARGUMENT); // samples not taken yet

@@ -62,11 +62,19 @@ func NewCA(t testing.TB, cn string) *CA {
 // by a server and a client.
 func (ca *CA) Issue(t testing.TB, cn string) *Pair {
 	t.Helper()
+	return ca.IssueValid(t, cn, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
+}
+
+// IssueValid is Issue with the validity period from notBefore to notAfter
+// (to test expired and not-yet-valid certificates).
+func (ca *CA) IssueValid(t testing.TB, cn string, notBefore, notAfter time.Time) *Pair {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tmpl := template(cn)
+	tmpl.NotBefore, tmpl.NotAfter = notBefore, notAfter
 	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
 	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
 	tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}

@@ -73,3 +73,37 @@ app.kubernetes.io/component: aggregator
 
 {{/* Where the TLS secret is mounted in the container. */}}
 {{- define "nvml-scaler.tlsDir" -}}/etc/nvml-scaler/tls{{- end -}}
+
+{{/* Where the GPU operator's validations directory is mounted (as on the host). */}}
+{{- define "nvml-scaler.validationsDir" -}}/run/nvidia/validations{{- end -}}
+
+{{/*
+The agent's container securityContext: uid 65532, or 0 in cluster mode (the
+kubelet socket's owner); every capability dropped, but SYS_ADMIN with MIG,
+which the NVIDIA hook requires for NVIDIA_MIG_MONITOR_DEVICES.
+Takes (dict "cluster" bool "mig" bool).
+*/}}
+{{- define "nvml-scaler.agentContainerSecurity" -}}
+{{- if .cluster }}
+runAsNonRoot: false
+runAsUser: 0
+{{- else }}
+runAsNonRoot: true
+runAsUser: 65532
+{{- end }}
+runAsGroup: 65532
+readOnlyRootFilesystem: true
+allowPrivilegeEscalation: false
+privileged: false
+capabilities:
+  drop: [ALL]
+  {{- if .mig }}
+  add: [SYS_ADMIN]
+  {{- end }}
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "nvml-scaler.aggregatorTLSSecretName" -}}
+{{- default (printf "%s-tls" (include "nvml-scaler.aggregatorName" .)) .Values.aggregator.tls.secretName -}}
+{{- end -}}
