@@ -62,8 +62,6 @@ func abiMirrors() []abiStruct {
 			{"unit", "metricInfo.unit"}}},
 		{reflect.TypeFor[gpmMetricsGet](), "nvmlGpmMetricsGet_t", [][2]string{{"version", "version"},
 			{"numMetrics", "numMetrics"}, {"sample1", "sample1"}, {"sample2", "sample2"}, {"metrics", "metrics"}}},
-		{reflect.TypeFor[temperatureV1](), "nvmlTemperature_v1_t", [][2]string{{"version", "version"},
-			{"sensorType", "sensorType"}, {"temperature", "temperature"}}},
 	}
 }
 
