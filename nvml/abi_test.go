@@ -51,6 +51,8 @@ func abiMirrors() []abiStruct {
 		{reflect.TypeFor[ProcessInfo](), "nvmlProcessInfo_t", [][2]string{{"PID", "pid"}, {"UsedGPUMemory", "usedGpuMemory"},
 			{"GPUInstanceID", "gpuInstanceId"}, {"ComputeInstanceID", "computeInstanceId"}}},
 		{reflect.TypeFor[processInfoV1](), "nvmlProcessInfo_v1_t", [][2]string{{"pid", "pid"}, {"usedGPUMemory", "usedGpuMemory"}}},
+		{reflect.TypeFor[temperatureV1](), "nvmlTemperature_v1_t", [][2]string{{"version", "version"},
+			{"sensorType", "sensorType"}, {"temperature", "temperature"}}},
 		{reflect.TypeFor[pciInfo](), "nvmlPciInfo_t", [][2]string{{"busIDLegacy", "busIdLegacy"}, {"domain", "domain"},
 			{"bus", "bus"}, {"device", "device"}, {"pciDeviceID", "pciDeviceId"}, {"pciSubSystemID", "pciSubSystemId"},
 			{"busID", "busId"}}},
@@ -60,8 +62,6 @@ func abiMirrors() []abiStruct {
 			{"unit", "metricInfo.unit"}}},
 		{reflect.TypeFor[gpmMetricsGet](), "nvmlGpmMetricsGet_t", [][2]string{{"version", "version"},
 			{"numMetrics", "numMetrics"}, {"sample1", "sample1"}, {"sample2", "sample2"}, {"metrics", "metrics"}}},
-		{reflect.TypeFor[temperatureV1](), "nvmlTemperature_v1_t", [][2]string{{"version", "version"},
-			{"sensorType", "sensorType"}, {"temperature", "temperature"}}},
 	}
 }
 
