@@ -93,7 +93,7 @@ func Parse(md map[string]string) (Trigger, error) {
 		case i >= 0:
 			seen[i] = true
 			if err := t.set(key, v); err != nil {
-				return Trigger{}, fmt.Errorf("trigger metadata %q is %q: want %s", rawKey, clip(raw), err)
+				return Trigger{}, fmt.Errorf("trigger metadata %q is %q: want %w", rawKey, clip(raw), err)
 			}
 		case index(gpuKeys[:], key) >= 0:
 			return Trigger{}, fmt.Errorf("trigger metadata %q: engine metrics come from --engine-target endpoints, which have no GPU; remove the GPU selector", rawKey)
