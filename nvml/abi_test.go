@@ -48,6 +48,8 @@ func abiMirrors() []abiStruct {
 		{reflect.TypeFor[memoryV2](), "nvmlMemory_v2_t", [][2]string{{"version", "version"}, {"total", "total"},
 			{"reserved", "reserved"}, {"free", "free"}, {"used", "used"}}},
 		{reflect.TypeFor[memoryV1](), "nvmlMemory_t", [][2]string{{"total", "total"}, {"free", "free"}, {"used", "used"}}},
+		{reflect.TypeFor[temperatureV1](), "nvmlTemperature_v1_t", [][2]string{{"version", "version"},
+			{"sensorType", "sensorType"}, {"temperature", "temperature"}}},
 		{reflect.TypeFor[ProcessInfo](), "nvmlProcessInfo_t", [][2]string{{"PID", "pid"}, {"UsedGPUMemory", "usedGpuMemory"},
 			{"GPUInstanceID", "gpuInstanceId"}, {"ComputeInstanceID", "computeInstanceId"}}},
 		{reflect.TypeFor[processInfoV1](), "nvmlProcessInfo_v1_t", [][2]string{{"pid", "pid"}, {"usedGPUMemory", "usedGpuMemory"}}},

@@ -130,10 +130,10 @@ func field[T any](s *Source, v T, err error) scaler.Field[T] {
 }
 
 // classify reports a failed call to Options.OnError and wraps it for the
-// scaler's error classes. A notSupportedHere is neither reported nor
+// scaler's error classes. A notSupportedHereError is neither reported nor
 // wrapped: it already classifies as not supported.
 func (s *Source) classify(err error) error {
-	var n notSupportedHere
+	var n notSupportedHereError
 	if errors.As(err, &n) {
 		return err
 	}
@@ -147,17 +147,17 @@ func (s *Source) classify(err error) error {
 // every sweep.
 func (e *entry) notHere(err error) error {
 	if e.migParent && errors.Is(err, nvml.ErrNoPermission) {
-		return notSupportedHere{err}
+		return notSupportedHereError{err}
 	}
 	return err
 }
 
-// notSupportedHere is an NVML error that means "not supported on this
+// notSupportedHereError is an NVML error that means "not supported on this
 // device" although its code says otherwise.
-type notSupportedHere struct{ err error }
+type notSupportedHereError struct{ err error }
 
-func (n notSupportedHere) Error() string {
+func (n notSupportedHereError) Error() string {
 	return n.err.Error() + " (a MIG-mode GPU: not supported here)"
 }
-func (n notSupportedHere) Unwrap() error        { return n.err }
-func (n notSupportedHere) Is(target error) bool { return target == scaler.ErrNotSupported }
+func (n notSupportedHereError) Unwrap() error        { return n.err }
+func (n notSupportedHereError) Is(target error) bool { return target == scaler.ErrNotSupported }
