@@ -13,7 +13,7 @@ COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BENCHTIME ?= 2s
 
-.PHONY: build build-agent test test-keda lint fmt vet bench fuzz cover image demo demo-test tidy-check recordings cross
+.PHONY: build build-agent test test-keda test-e2e lint fmt vet bench fuzz cover image demo demo-test tidy-check recordings cross
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/nvml-scaler
@@ -28,13 +28,24 @@ cross:
 # The whole suite: the binding through the fake libnvidia-ml (needs a C compiler),
 # the scaler on replayed recordings (make demo included, TestDemo), a short soak,
 # KEDA's real client (test/keda), the manifests against Kubernetes' and KEDA's
-# types (test/deploy) and the image recipe in a glibc-only root (image-test).
-test: vet cross
+# types (test/deploy), the image recipe in a glibc-only root (image-test) and
+# the real control plane with KEDA's operator (test-e2e).
+test: lint cross
 	$(GO) test -race -count=1 ./...
 	$(MAKE) soak-short
 	$(MAKE) test-keda
 	$(MAKE) test-deploy
 	$(MAKE) image-test
+	$(MAKE) test-e2e
+
+# A real etcd, kube-apiserver, kube-controller-manager, KEDA operator and
+# metrics adapter and kwok on loopback, built once from the Go module proxy
+# into .cache/e2e/bin (hack/e2e-build.sh; cold cost in the README), then our
+# binary against them (nested module test/e2e). E2E_TIMELINES=DIR saves each
+# scenario's replica timeline there.
+test-e2e:
+	GO=$(GO) hack/e2e-build.sh
+	cd test/e2e && $(GO) test -race -count=1 -timeout 30m ./...
 
 test-keda:
 	@if [ -f test/keda/go.mod ]; then cd test/keda && $(GO) test -race -count=1 ./...; fi
@@ -46,10 +57,19 @@ vet:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
-lint: vet
+# golangci-lint at a pinned version, built through the Go module proxy into
+# bin/ (git-ignored); .golangci.yml says what it checks and why.
+GOLANGCI_LINT_VERSION ?= v2.15.0
+GOLANGCI_LINT         := bin/golangci-lint-$(GOLANGCI_LINT_VERSION)/golangci-lint
+
+$(GOLANGCI_LINT):
+	GOBIN=$(CURDIR)/$(dir $(GOLANGCI_LINT)) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+
+lint: vet $(GOLANGCI_LINT)
+	$(GOLANGCI_LINT) run ./...
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./nvml/... ./scaler/...
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./nvml/... ./scaler/... ./engine/...
 
 # Each fuzz target for FUZZTIME (one at a time: -fuzz takes one target per
 # package). `make test` runs their seed corpora (testdata/fuzz) as plain tests.
@@ -58,6 +78,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./recording
 	$(GO) test -run '^$$' -fuzz '^FuzzQuoteNonFinite$$' -fuzztime $(FUZZTIME) ./recording
 	$(GO) test -run '^$$' -fuzz '^FuzzParseTrigger$$' -fuzztime $(FUZZTIME) ./scaler
+	$(GO) test -run '^$$' -fuzz '^FuzzScrapeAndMap$$' -fuzztime $(FUZZTIME) ./engine
 
 # The soak (scaler/soak_test.go): sampling at 100 Hz on a replay while 200
 # clients connect, call GetMetrics or hold StreamIsActive, and leave; goroutines,

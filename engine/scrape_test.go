@@ -13,7 +13,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -185,6 +184,6 @@ func TestOptionsAndTiming(t *testing.T) {
 	for _, bad := range []string{"ftp://x/metrics", "10.0.0.1:8000/metrics", "http:///metrics"} {
 		_, _, err := s.Fetch(context.Background(), bad)
 		require.ErrorIs(t, err, engine.ErrScrape, bad)
-		assert.True(t, strings.Contains(err.Error(), bad))
+		assert.Contains(t, err.Error(), bad)
 	}
 }

@@ -187,8 +187,9 @@ func cLayout(t *testing.T, src, inc string) map[string]uint64 {
 	dir := t.TempDir()
 	prog := filepath.Join(dir, "layout")
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "layout.c"), []byte(src), 0o600))
-	args := append(strings.Fields(cc)[1:], "-std=gnu11", "-Wall", "-Werror", "-I", inc, "-o", prog, filepath.Join(dir, "layout.c"))
-	out, err := exec.Command(strings.Fields(cc)[0], args...).CombinedOutput()
+	argv := strings.Fields(cc)
+	argv = append(argv, "-std=gnu11", "-Wall", "-Werror", "-I", inc, "-o", prog, filepath.Join(dir, "layout.c"))
+	out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
 	require.NoError(t, err, "compile the layout program against %s:\n%s", inc, out)
 	out, err = exec.Command(prog).Output()
 	require.NoError(t, err)
@@ -231,7 +232,10 @@ func unavailable(t *testing.T, why string) {
 func nvmlHeaderDir(t *testing.T) string {
 	t.Helper()
 	out, err := exec.Command("go", "mod", "download", "-json", "github.com/NVIDIA/go-nvml").Output()
-	var mod struct{ Dir, Error string }
+	var mod struct {
+		Dir   string `json:"Dir"`
+		Error string `json:"Error"`
+	}
 	if err == nil {
 		err = json.Unmarshal(out, &mod)
 	}

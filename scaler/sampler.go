@@ -31,6 +31,10 @@ var (
 	ErrNotReady = errors.New("not ready")
 	// ErrStale: the newest snapshot is older than StaleIntervals sweep intervals.
 	ErrStale = errors.New("stale")
+	// ErrHung is in the Err of a device whose Read has not returned within
+	// the sweep deadline (a hung driver call): it is reported failed until
+	// the call returns, while the other devices keep serving.
+	ErrHung = errors.New("device call hung")
 )
 
 // SamplerConfig configures a [Sampler].
@@ -76,10 +80,19 @@ type Sampler struct {
 	// devices while not ready.
 	minBackoff, maxBackoff time.Duration
 
-	// own is held by whoever is reading the Source: Run for its whole life, or
-	// one Sweep call. The request path never touches it.
+	// Ownership. own is held by whoever sweeps: Run for its whole life, or
+	// one Sweep call; the request path never touches it. Under own, and only
+	// there: devices (the Source's current list), calls (by position of
+	// devices: the Read in flight, nil when none), prev, and every call to
+	// the Source's Devices, Refresh and Close — which never run while a call
+	// of calls is in flight, so a Source never lists or closes under a Read.
+	// Read itself runs in goroutines of readers, one per device and at most
+	// one per position at a time; each writes only its own readCall. Readers
+	// see only published snapshots (hist, updated, notReady: atomics).
 	own       sync.Mutex
-	devices   []Device // guarded by own
+	devices   []Device
+	calls     []*readCall
+	readers   sync.WaitGroup
 	prev      *Snapshot
 	closeOnce sync.Once
 	closeErr  error
@@ -193,13 +206,14 @@ func (s *Sampler) Window(latest *Snapshot, d time.Duration) []*Snapshot {
 }
 
 // Close closes the Source once; later calls return the first result. Run calls
-// it when it returns. Close waits for a sweep in progress, so it blocks for as
-// long as a hung Source call does.
+// it when it returns. Close waits for a sweep and for every Read in progress,
+// so it blocks for as long as a hung Source call does.
 func (s *Sampler) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
 		s.own.Lock()
 		defer s.own.Unlock()
+		s.readers.Wait() // a Read in flight must return before the Source closes
 		s.closeErr = s.src.Close()
 	})
 	return s.closeErr

@@ -202,5 +202,11 @@ func TestServe(t *testing.T) {
 	first, err = stream2.Recv()
 	require.NoError(t, err)
 	assert.True(t, first.Result)
+	// Still active after DefaultStreamResend: `true` again.
+	c.clk.Advance(scaler.DefaultStreamResend)
+	c.step()
+	again, err := stream2.Recv()
+	require.NoError(t, err)
+	assert.True(t, again.Result, "repeated while active")
 	// Serve's stop ends the open streams (the deferred cancel).
 }

@@ -11,8 +11,9 @@ import (
 )
 
 // StreamIsActive serves KEDA's external-push trigger as the node server does:
-// the current state once, then `true` on each inactive→active transition. It
-// re-evaluates when any agent publishes, at most once per scaler.MinInterval,
+// the current state once, then `true` on each inactive→active transition and
+// again every scaler.DefaultStreamResend (by the aggregator's clock) while it
+// stays active (KEDA drops a `true` it cannot act on). It re-evaluates when any agent publishes, at most once per scaler.MinInterval,
 // so a thousand agents do not make every stream evaluate a thousand times a
 // second. A value that cannot be computed counts as inactive. It returns nil
 // when the client goes away or the aggregator stops.
@@ -23,17 +24,22 @@ func (a *Aggregator) StreamIsActive(ref *pb.ScaledObjectRef, stream pb.ExternalS
 	}
 	ctx := stream.Context()
 	first, was := true, false
+	var sentTrue time.Time // when `true` was last sent
 	throttle := time.NewTimer(0)
 	defer throttle.Stop()
 	for {
 		updated := *a.updated.Load() // before evaluating: never miss a publish
 		v, err := a.evaluate(q)
 		active := err == nil && v > q.trigger.ActivationTarget
-		if first || active && !was {
+		now := a.now()
+		if first || active && (!was || now.Sub(sentTrue) >= scaler.DefaultStreamResend) {
 			if err := stream.Send(&pb.IsActiveResponse{Result: active}); err != nil {
 				return err
 			}
 			first = false
+			if active {
+				sentTrue = now
+			}
 		}
 		was = active
 		throttle.Reset(scaler.MinInterval)

@@ -152,7 +152,9 @@ func TestProbeFakeNVMLDriverShapes(t *testing.T) {
 			t.Parallel()
 			f := fakenvml.New(t, tt.rec, tt.opts...)
 			f.SetStep(tt.step)
-			args := []string{"probe", "--nvml-lib", f.LibPath, "--interval", "100ms"}
+			// 500 ms: the sweep deadline, which listing three GPUs must meet
+			// on a loaded test machine too.
+			args := []string{"probe", "--nvml-lib", f.LibPath, "--interval", "500ms"}
 			r := run(context.Background(), t, append(args, "-o", "json"))
 			require.Equal(t, ExitOK, r.code, r.stderr)
 			var rep probeReport

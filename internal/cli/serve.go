@@ -27,6 +27,7 @@ type serveFlags struct {
 	source             sourceFlags
 	tls                serveTLSFlags
 	nodeAPI            nodeAPIFlags
+	engine             engineFlags
 }
 
 func newServeCmd(d *deps) *cobra.Command {
@@ -72,6 +73,7 @@ signal.`,
 	f.source.register(fs)
 	f.tls.register(fs)
 	f.nodeAPI.register(fs)
+	f.engine.register(fs)
 	return cmd
 }
 
@@ -88,6 +90,9 @@ func (f *serveFlags) validate(cmd *cobra.Command) error {
 		return err
 	}
 	if err := f.nodeAPI.validate(); err != nil {
+		return err
+	}
+	if err := f.engine.validate(); err != nil {
 		return err
 	}
 	return f.source.validate(cmd.Flags())
@@ -130,7 +135,7 @@ func runServe(ctx context.Context, d *deps, f *serveFlags) error {
 	}
 	m := metrics.New(metrics.Options{PerGPU: f.perGPUMetrics, Now: d.now})
 	f.source.onNVMLError = m.NVMLError
-	src, desc, err := f.source.open(d, log)
+	src, desc, err := f.source.open(d, log, f.interval)
 	if err != nil {
 		return err
 	}
@@ -140,8 +145,13 @@ func runServe(ctx context.Context, d *deps, f *serveFlags) error {
 		return errors.Join(err, src.Close())
 	}
 	m.WatchSampler(sampler)
+	eng, err := openEngine(&f.engine, f.interval, log, d.now, m)
+	if err != nil {
+		return errors.Join(err, sampler.Close())
+	}
 	srv, err := scaler.NewServer(scaler.ServerConfig{Sampler: sampler, Logger: log,
-		GRPCOptions: append(grpcCreds(tlsr), m.ServerOptions()...), Reflection: f.reflection})
+		GRPCOptions: append(countedCreds(tlsr, m), m.ServerOptions()...), Reflection: f.reflection,
+		Limits: scaler.Limits{OnRefused: m.CallRefused}, OnConnRefused: m.ConnRefused, Engines: eng.metrics()})
 	if err != nil {
 		return errors.Join(err, sampler.Close())
 	}
@@ -171,6 +181,9 @@ func runServe(ctx context.Context, d *deps, f *serveFlags) error {
 	g.Go(func() error { return srv.Serve(ctx, glis) })
 	if napi != nil {
 		g.Go(func() error { return napi.run(ctx, grpcCreds(tlsr)...) })
+	}
+	if eng != nil {
+		g.Go(func() error { return eng.run(ctx) })
 	}
 	g.Go(func() error {
 		return serveHTTP(ctx, hlis, healthMux(sampler, d.now, m.Handler()), defaultHTTPLimits, log)

@@ -185,6 +185,7 @@ type countingSource struct {
 }
 
 func (c *countingSource) Read(ctx context.Context, dev int) (scaler.Reading, error) {
+
 	n := c.inFlight.Add(1)
 	defer c.inFlight.Add(-1)
 	c.reads.Add(1)

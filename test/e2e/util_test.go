@@ -1,0 +1,14 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package e2e
+
+import "sort"
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
