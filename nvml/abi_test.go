@@ -51,6 +51,8 @@ func abiMirrors() []abiStruct {
 		{reflect.TypeFor[ProcessInfo](), "nvmlProcessInfo_t", [][2]string{{"PID", "pid"}, {"UsedGPUMemory", "usedGpuMemory"},
 			{"GPUInstanceID", "gpuInstanceId"}, {"ComputeInstanceID", "computeInstanceId"}}},
 		{reflect.TypeFor[processInfoV1](), "nvmlProcessInfo_v1_t", [][2]string{{"pid", "pid"}, {"usedGPUMemory", "usedGpuMemory"}}},
+		{reflect.TypeFor[temperatureV1](), "nvmlTemperature_v1_t", [][2]string{{"version", "version"},
+			{"sensorType", "sensorType"}, {"temperature", "temperature"}}},
 		{reflect.TypeFor[pciInfo](), "nvmlPciInfo_t", [][2]string{{"busIDLegacy", "busIdLegacy"}, {"domain", "domain"},
 			{"bus", "bus"}, {"device", "device"}, {"pciDeviceID", "pciDeviceId"}, {"pciSubSystemID", "pciSubSystemId"},
 			{"busID", "busId"}}},
@@ -73,6 +75,7 @@ type abiConst struct {
 func abiConsts() []abiConst {
 	c := []abiConst{
 		{uint64(memoryV2Version), "nvmlMemory_v2", "NVML_MEMORY_V2"},
+		{uint64(temperatureV1Version), "nvmlTemperature_v1", "NVML_TEMPERATURE_V1"},
 		{gpmSupportVersion, "NVML_GPM_SUPPORT_VERSION", "NVML_GPM_SUPPORT_VERSION"},
 		{gpmMetricsGetVersion, "NVML_GPM_METRICS_GET_VERSION", "NVML_GPM_METRICS_GET_VERSION"},
 		{gpmMetricMax, "NVML_GPM_METRIC_MAX", "FAKE_GPM_METRIC_MAX"},

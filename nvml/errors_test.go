@@ -162,3 +162,14 @@ func TestInitFailures(t *testing.T) {
 		})
 	}
 }
+
+// Driver 580's nvmlErrorString answers "Unknown Error" for code 30, which it
+// predates (the fake models it): the built-in text from nvml.h wins there,
+// while the library's own texts win for the codes it knows.
+func TestBuiltInTextWinsOverUnknownError(t *testing.T) {
+	t.Parallel()
+	lib, _ := open(t, load(t, "h200-steps.json"))
+	assert.Equal(t, "Reset type not supported", lib.ErrorString(nvml.ErrResetTypeNotSupported))
+	assert.Equal(t, "Unknown Error", lib.ErrorString(nvml.ErrUnknown))
+	assert.Equal(t, "GPU is lost", lib.ErrorString(nvml.ErrGPULost))
+}

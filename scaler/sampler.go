@@ -62,7 +62,16 @@ type SamplerConfig struct {
 	// Now is the clock for snapshot times and staleness; nil means time.Now.
 	// Tests pass a fake clock together with [Sampler.Sweep].
 	Now func() time.Time
+	// NotReadyLimit is how long the Sampler may go without fresh data
+	// before [Sampler.Live] fails, so that the kubelet recreates the
+	// container (which runs the NVIDIA container hook again: a lost device
+	// cgroup, a stale library after the driver container was replaced, a
+	// wedged call). 0 means never. serve's default is DefaultNotReadyLimit.
+	NotReadyLimit time.Duration
 }
+
+// DefaultNotReadyLimit is serve's default SamplerConfig.NotReadyLimit.
+const DefaultNotReadyLimit = 10 * time.Minute
 
 // Sampler owns a Source: one goroutine (Run's, or a Sweep caller's) reads it,
 // publishes each sweep as an immutable [Snapshot], and keeps MaxWindow of them
@@ -76,6 +85,9 @@ type Sampler struct {
 	log      *slog.Logger
 	now      func() time.Time
 	onSweep  func(time.Duration, error)
+	// created and notReadyLimit serve Live.
+	created       time.Time
+	notReadyLimit time.Duration
 	// minBackoff and maxBackoff bound the wait between attempts to list
 	// devices while not ready.
 	minBackoff, maxBackoff time.Duration
@@ -147,17 +159,22 @@ func newSampler(cfg SamplerConfig, minInterval time.Duration) (*Sampler, error) 
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.NotReadyLimit < 0 {
+		return nil, fmt.Errorf("sampler: not-ready limit %v is negative", cfg.NotReadyLimit)
+	}
 	s := &Sampler{
-		src:        cfg.Source,
-		node:       cfg.Node,
-		interval:   cfg.Interval,
-		timeout:    cfg.SweepTimeout,
-		log:        cfg.Logger,
-		now:        cfg.Now,
-		onSweep:    cfg.OnSweep,
-		minBackoff: cfg.RetryBackoff,
-		maxBackoff: max(cfg.RetryBackoff, maxNotReadyBackoff),
-		hist:       newHistory(int(MaxWindow/cfg.Interval) + 2),
+		src:           cfg.Source,
+		node:          cfg.Node,
+		interval:      cfg.Interval,
+		timeout:       cfg.SweepTimeout,
+		log:           cfg.Logger,
+		now:           cfg.Now,
+		onSweep:       cfg.OnSweep,
+		created:       cfg.Now(),
+		notReadyLimit: cfg.NotReadyLimit,
+		minBackoff:    cfg.RetryBackoff,
+		maxBackoff:    max(cfg.RetryBackoff, maxNotReadyBackoff),
+		hist:          newHistory(int(MaxWindow/cfg.Interval) + 2),
 	}
 	ch := make(chan struct{})
 	s.updated.Store(&ch)
@@ -192,6 +209,30 @@ func (s *Sampler) Current() (*Snapshot, error) {
 			age.Round(time.Millisecond), StaleIntervals*s.interval)
 	}
 	return snap, nil
+}
+
+// Live reports whether the process is still worth keeping: nil while
+// Current succeeds, and while it has failed for at most NotReadyLimit (since
+// the Sampler was made, or since its newest snapshot went stale); after that
+// an error saying how long, wrapping Current's. Always nil when
+// NotReadyLimit is 0.
+func (s *Sampler) Live() error {
+	if s.notReadyLimit == 0 {
+		return nil
+	}
+	_, err := s.Current()
+	if err == nil {
+		return nil
+	}
+	since := s.created
+	if snap := s.hist.latest.Load(); snap != nil {
+		since = snap.Start.Add(StaleIntervals * s.interval)
+	}
+	if d := s.now().Sub(since); d > s.notReadyLimit {
+		return fmt.Errorf("no fresh data for %v (limit %v): restart the container: %w",
+			d.Round(time.Second), s.notReadyLimit, err)
+	}
+	return nil
 }
 
 // Window returns the snapshots that started within d before latest's start,

@@ -20,6 +20,7 @@ import (
 type serveFlags struct {
 	listen, httpListen string
 	interval           time.Duration
+	notReadyLimit      time.Duration
 	nodeName           string
 	perGPUMetrics      bool
 	reflection         bool
@@ -66,6 +67,8 @@ signal.`,
 	fs.StringVar(&f.listen, "listen", ":6000", "gRPC address (host:port) KEDA connects to")
 	fs.StringVar(&f.httpListen, "http-listen", ":8080", "HTTP address (host:port) for /healthz, /readyz and /metrics")
 	newDuration(fs, &f.interval, "interval", scaler.DefaultInterval, "time between sweeps of every GPU, at least 100ms")
+	newDuration(fs, &f.notReadyLimit, "liveness-not-ready-limit", scaler.DefaultNotReadyLimit,
+		"how long without fresh GPU data before liveness fails and the kubelet recreates the container (0: never)")
 	fs.StringVar(&f.nodeName, "node-name", "", "node name reported in snapshots (default: $NODE_NAME, else the host name)")
 	fs.BoolVar(&f.perGPUMetrics, "per-gpu-metrics", false, "also export each GPU's catalogue metrics on /metrics (nvml_scaler_gpu_*{uuid,index,model})")
 	fs.BoolVar(&f.reflection, "grpc-reflection", false, "register the gRPC reflection service (for grpcurl); it describes the API to any caller")
@@ -80,6 +83,9 @@ signal.`,
 func (f *serveFlags) validate(cmd *cobra.Command) error {
 	if err := checkMinDuration("interval", f.interval, scaler.MinInterval); err != nil {
 		return err
+	}
+	if f.notReadyLimit < 0 {
+		return usageErrorf("--liveness-not-ready-limit %v: want 0 (never) or a positive duration such as 10m", f.notReadyLimit)
 	}
 	for _, l := range [...]struct{ name, addr string }{{"listen", f.listen}, {"http-listen", f.httpListen}} {
 		if err := checkListenAddr(l.name, l.addr, ":6000"); err != nil {
@@ -140,7 +146,7 @@ func runServe(ctx context.Context, d *deps, f *serveFlags) error {
 		return err
 	}
 	sampler, err := scaler.NewSampler(scaler.SamplerConfig{Source: src, Node: node, Interval: f.interval,
-		Logger: log, Now: d.now, OnSweep: m.ObserveSweep})
+		Logger: log, Now: d.now, OnSweep: m.ObserveSweep, NotReadyLimit: f.notReadyLimit})
 	if err != nil {
 		return errors.Join(err, src.Close())
 	}

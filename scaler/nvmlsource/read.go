@@ -156,6 +156,8 @@ func (e *entry) notHere(err error) error {
 // device" although its code says otherwise.
 type notSupportedHere struct{ err error }
 
-func (n notSupportedHere) Error() string        { return n.err.Error() + " (a MIG-mode GPU: not supported here)" }
+func (n notSupportedHere) Error() string {
+	return n.err.Error() + " (a MIG-mode GPU: not supported here)"
+}
 func (n notSupportedHere) Unwrap() error        { return n.err }
 func (n notSupportedHere) Is(target error) bool { return target == scaler.ErrNotSupported }
