@@ -68,7 +68,7 @@ agents require one).`,
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&f.listen, "listen", ":6000", "gRPC address (host:port) KEDA connects to")
-	fs.StringVar(&f.httpListen, "http-listen", ":8080", "HTTP address (host:port) for /healthz, /readyz and /metrics, plaintext (the kubelet's probes, Prometheus); empty: off")
+	fs.StringVar(&f.httpListen, "http-listen", "", "HTTP address (host:port) for /healthz, /readyz and /metrics, plaintext (the kubelet's probes, Prometheus), e.g. :8080 as the chart passes; empty: off")
 	fs.StringVar(&f.agentsService, "agents-service", "", "DNS name of the agents' headless Service, e.g. nvml-scaler-peers.nvml-scaler.svc")
 	fs.IntVar(&f.agentsPort, "agents-port", 6001, "the agents' node-API port; 0 looks it up in SRV records by --agents-port-name")
 	fs.StringVar(&f.agentsPortName, "agents-port-name", "node-api", "the Service port name for SRV lookups")
