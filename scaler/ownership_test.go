@@ -26,7 +26,7 @@ type ownedSource struct {
 }
 
 func (o *ownedSource) enterListing() func() {
-	if o.listing.Add(1) != 1 || o.fakeSource.reading.Load() != 0 {
+	if o.listing.Add(1) != 1 || o.reading.Load() != 0 {
 		o.violations.Add(1)
 	}
 	return func() { o.listing.Add(-1) }
