@@ -30,7 +30,7 @@ cross:
 # KEDA's real client (test/keda), the manifests against Kubernetes' and KEDA's
 # types (test/deploy), the image recipe in a glibc-only root (image-test) and
 # the real control plane with KEDA's operator (test-e2e).
-test: vet cross
+test: lint cross
 	$(GO) test -race -count=1 ./...
 	$(MAKE) soak-short
 	$(MAKE) test-keda
@@ -57,10 +57,19 @@ vet:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
-lint: vet
+# golangci-lint at a pinned version, built through the Go module proxy into
+# bin/ (git-ignored); .golangci.yml says what it checks and why.
+GOLANGCI_LINT_VERSION ?= v2.15.0
+GOLANGCI_LINT         := bin/golangci-lint-$(GOLANGCI_LINT_VERSION)/golangci-lint
+
+$(GOLANGCI_LINT):
+	GOBIN=$(CURDIR)/$(dir $(GOLANGCI_LINT)) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+
+lint: vet $(GOLANGCI_LINT)
+	$(GOLANGCI_LINT) run ./...
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./nvml/... ./scaler/...
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./nvml/... ./scaler/... ./engine/...
 
 # Each fuzz target for FUZZTIME (one at a time: -fuzz takes one target per
 # package). `make test` runs their seed corpora (testdata/fuzz) as plain tests.
@@ -69,6 +78,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./recording
 	$(GO) test -run '^$$' -fuzz '^FuzzQuoteNonFinite$$' -fuzztime $(FUZZTIME) ./recording
 	$(GO) test -run '^$$' -fuzz '^FuzzParseTrigger$$' -fuzztime $(FUZZTIME) ./scaler
+	$(GO) test -run '^$$' -fuzz '^FuzzScrapeAndMap$$' -fuzztime $(FUZZTIME) ./engine
 
 # The soak (scaler/soak_test.go): sampling at 100 Hz on a replay while 200
 # clients connect, call GetMetrics or hold StreamIsActive, and leave; goroutines,
@@ -95,13 +105,26 @@ recordings:
 # The distroless image, where a Docker engine with buildx runs. One platform by
 # default; PLATFORMS=linux/amd64,linux/arm64 cross-compiles both (push them
 # with IMAGE_BUILD_FLAGS=--push). docs/deploy.md.
+# BASE_IMAGE pins the runtime base, e.g. by digest:
+#   make image BASE_IMAGE=gcr.io/distroless/base-nossl-debian12:nonroot@sha256:…
+# (docker buildx imagetools inspect gcr.io/distroless/base-nossl-debian12:nonroot
+# prints the current one), or the Debian 13 variant,
+# gcr.io/distroless/base-nossl-debian13:nonroot (docs/deploy.md, "The image").
+# BuildKit attaches an SPDX SBOM (its Syft scanner) and a provenance
+# attestation to the image (--sbom, --provenance). They travel with a pushed
+# image (IMAGE_BUILD_FLAGS=--push); read the SBOM back with
+#   docker buildx imagetools inspect $(IMAGE):$(VERSION) --format '{{ json .SBOM }}'
+# The classic `docker` image store (--load) drops attestations.
 IMAGE             ?= ghcr.io/nvml-scaler/nvml-scaler
 PLATFORMS         ?=
 IMAGE_BUILD_FLAGS ?=
+BASE_IMAGE        ?=
 image:
 	docker buildx build -f Dockerfile.distroless $(if $(PLATFORMS),--platform $(PLATFORMS)) \
 		--build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) \
 		--build-arg CREATED=$$(date -u +%Y-%m-%dT%H:%M:%SZ) \
+		$(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) \
+		--sbom=true --provenance=mode=max \
 		-t $(IMAGE):$(VERSION) $(IMAGE_BUILD_FLAGS) .
 
 # The scaler on a recorded H200 inference ramp, queried as KEDA would: no GPU needed.

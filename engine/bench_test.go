@@ -61,6 +61,36 @@ func BenchmarkParseAndMap(b *testing.B) {
 	}
 }
 
+// BenchmarkParseAndMapOneEngine is the same on the real 21 KB body as it is
+// (one engine, no data parallelism).
+func BenchmarkParseAndMapOneEngine(b *testing.B) {
+	body := fixture(b, "vllm_datadog.txt")
+	s, err := engine.NewScraper(engine.Options{Timeout: time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Map(body, "", engine.Target{URL: "bench"}, t0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkExpfmtParseOneEngine is its floor.
+func BenchmarkExpfmtParseOneEngine(b *testing.B) {
+	body := fixture(b, "vllm_datadog.txt")
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		p := expfmt.NewTextParser(model.UTF8Validation)
+		if _, err := p.TextToMetricFamilies(bytes.NewReader(body)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkScrapeParseMap adds the HTTP request over loopback (gzip off).
 func BenchmarkScrapeParseMap(b *testing.B) {
 	body := benchBody(b)

@@ -2,10 +2,7 @@
 
 package engine
 
-import (
-	"bytes"
-	"strings"
-)
+import "bytes"
 
 // known holds every family name a profile reads: the only lines worth parsing.
 var known = knownFamilies()
@@ -47,7 +44,7 @@ func keepKnown(body []byte) []byte {
 		} else {
 			body = nil
 		}
-		if known[familyOf(line)] {
+		if isKnown(line) {
 			out = append(out, line...)
 			if out[len(out)-1] != '\n' {
 				out = append(out, '\n')
@@ -57,17 +54,21 @@ func keepKnown(body []byte) []byte {
 	return out
 }
 
-// familyOf returns the family a line belongs to: the name of a sample (with a
-// histogram's _bucket, _sum or _count cut) or of a HELP or TYPE comment; ""
-// for other comments and blank lines.
-func familyOf(line []byte) string {
+// histogramSuffixes are the sample-name suffixes of a histogram family.
+var histogramSuffixes = [...][]byte{[]byte("_bucket"), []byte("_sum"), []byte("_count")}
+
+// isKnown reports whether a line belongs to a known family: a sample of one
+// (a histogram's _bucket, _sum or _count included) or its HELP or TYPE
+// comment. Other comments and blank lines are not. The map lookups with
+// string(bytes) do not allocate.
+func isKnown(line []byte) bool {
 	line = bytes.TrimLeft(line, " \t")
 	if len(line) > 0 && line[0] == '#' {
 		rest := bytes.TrimLeft(line[1:], " \t")
 		var ok bool
 		if rest, ok = bytes.CutPrefix(rest, []byte("HELP")); !ok {
 			if rest, ok = bytes.CutPrefix(rest, []byte("TYPE")); !ok {
-				return ""
+				return false
 			}
 		}
 		line = bytes.TrimLeft(rest, " \t")
@@ -76,14 +77,14 @@ func familyOf(line []byte) string {
 	if end < 0 {
 		end = len(line)
 	}
-	name := string(line[:end]) // no allocation: the compiler interns map lookups of string(bytes)
-	if known[name] {
-		return name
+	name := line[:end]
+	if known[string(name)] {
+		return true
 	}
-	for _, suffix := range [...]string{"_bucket", "_sum", "_count"} {
-		if base, ok := strings.CutSuffix(name, suffix); ok {
-			return base
+	for _, suffix := range histogramSuffixes {
+		if base, ok := bytes.CutSuffix(name, suffix); ok && known[string(base)] {
+			return true
 		}
 	}
-	return name
+	return false
 }

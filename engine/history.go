@@ -66,6 +66,12 @@ type Window struct {
 // absent starts the series afresh (ErrWindow until a second reading follows).
 // A latency with no observations in the window is ErrWindow, never 0.
 func (h History) Window(m Metric, w time.Duration) (Window, error) {
+	return h.WindowOf(m, "", w)
+}
+
+// WindowOf is Window for the series of one model ("" for all of them); a
+// model the newest reading has no series of is ErrNoModel.
+func (h History) WindowOf(m Metric, model string, w time.Duration) (Window, error) {
 	if m >= NumMetrics {
 		return Window{}, fmt.Errorf("metric %d: %w", m, ErrInvalid)
 	}
@@ -77,27 +83,27 @@ func (h History) Window(m Metric, w time.Duration) (Window, error) {
 		return Window{}, fmt.Errorf("%s: no reading yet: %w", m, ErrWindow)
 	}
 	newest := h.readings[n-1]
-	s1 := &newest.Samples[m]
+	s1 := newest.Sample(m, model)
 	if !s1.OK() {
 		return Window{}, s1.Err
 	}
 	if metricInfo[m].Kind == KindGauge {
 		return Window{Metric: m, Value: s1.V, From: newest.Time, To: newest.Time}, nil
 	}
-	oldest := h.start(m, newest.Time.Add(-w))
+	oldest := h.start(m, model, newest.Time.Add(-w))
 	if oldest == n-1 {
 		return Window{}, fmt.Errorf("%s: needs two readings within %v with no counter reset between them: %w", m, w, ErrWindow)
 	}
-	return windowBetween(m, h.readings[oldest], newest)
+	return windowBetween(m, h.readings[oldest].Sample(m, model), s1, h.readings[oldest].Time, newest.Time)
 }
 
 // start walks back from the newest reading to the oldest one at or after cut
 // that the series reaches without a restart, and returns its index.
-func (h History) start(m Metric, cut time.Time) int {
+func (h History) start(m Metric, model string, cut time.Time) int {
 	i := len(h.readings) - 1
 	for i > 0 {
 		prev, cur := h.readings[i-1], h.readings[i]
-		if prev.Time.Before(cut) || restarted(&prev.Samples[m], &cur.Samples[m]) {
+		if prev.Time.Before(cut) || restarted(prev.Sample(m, model), cur.Sample(m, model)) {
 			break
 		}
 		i--
@@ -120,12 +126,11 @@ func restarted(a, b *Sample) bool {
 	return b.V < a.V || b.Den < a.Den
 }
 
-func windowBetween(m Metric, r0, r1 *Reading) (Window, error) {
-	a, b := &r0.Samples[m], &r1.Samples[m]
-	win := Window{Metric: m, From: r0.Time, To: r1.Time}
-	span := r1.Time.Sub(r0.Time).Seconds()
+func windowBetween(m Metric, a, b *Sample, t0, t1 time.Time) (Window, error) {
+	win := Window{Metric: m, From: t0, To: t1}
+	span := t1.Sub(t0).Seconds()
 	if span <= 0 {
-		return Window{}, fmt.Errorf("%s: readings %v apart: %w", m, r1.Time.Sub(r0.Time), ErrWindow)
+		return Window{}, fmt.Errorf("%s: readings %v apart: %w", m, t1.Sub(t0), ErrWindow)
 	}
 	if metricInfo[m].Kind == KindRate {
 		win.Value = (b.V - a.V) / span

@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+	"google.golang.org/protobuf/proto"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -201,4 +204,49 @@ func TestDetect(t *testing.T) {
 	t.Parallel()
 	_, err := engine.Detect(parse(t, []byte("process_open_fds 49\n")))
 	require.ErrorIs(t, err, engine.ErrUnknownEngine)
+}
+
+// twoModels returns body with its series copied under a second model_name
+// ("adapter", values ×2), as vLLM reports a LoRA adapter beside its base model.
+func twoModels(t *testing.T, body []byte) []byte {
+	t.Helper()
+	fams := parse(t, body)
+	for _, f := range fams {
+		n := len(f.Metric)
+		for _, m := range f.Metric[:n] {
+			c := proto.Clone(m).(*dto.Metric)
+			for _, lp := range c.Label {
+				if lp.GetName() == "model_name" {
+					lp.Value = proto.String("adapter")
+				}
+			}
+			scaleMetric(c, 2)
+			f.Metric = append(f.Metric, c)
+		}
+	}
+	return encode(t, fams)
+}
+
+func TestReadingByModel(t *testing.T) {
+	t.Parallel()
+	const base = "meta-llama/Llama-3.1-8B-Instruct"
+	body := fixture(t, "sglang_docs.txt")
+	one := readAt(t, body, 0)
+	assert.Nil(t, one.ByModel)
+	assert.Equal(t, base, one.OnlyModel)
+	assert.Same(t, &one.Samples[engine.TTFT], one.Sample(engine.TTFT, base), "one model: the totals are its own")
+	require.ErrorIs(t, one.Sample(engine.TTFT, "other").Err, engine.ErrNoModel)
+
+	r := readAt(t, twoModels(t, body), 0)
+	assert.Equal(t, 3*2826.0, r.Sample(engine.RequestsWaiting, "").V)
+	assert.Equal(t, 2826.0, r.Sample(engine.RequestsWaiting, base).V)
+	assert.Equal(t, 2*2826.0, r.Sample(engine.RequestsWaiting, "adapter").V)
+	require.ErrorIs(t, r.Sample(engine.RequestsWaiting, "other").Err, engine.ErrNoModel)
+
+	h := history(r, readAt(t, scaled(t, twoModels(t, body), 2), 10))
+	w, err := h.WindowOf(engine.GenerationTokensPerSecond, "adapter", 0)
+	require.NoError(t, err)
+	assert.InDelta(t, 2*7.557572e+06/10, w.Value, 1e-6)
+	_, err = h.WindowOf(engine.TTFT, "other", 0)
+	require.ErrorIs(t, err, engine.ErrNoModel)
 }

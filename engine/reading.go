@@ -18,8 +18,33 @@ type Reading struct {
 	Engine Engine
 	// Time is when the scrape was taken (the scraper's clock).
 	Time time.Time
-	// Samples holds every catalogue metric, indexed by [Metric].
+	// Samples holds every catalogue metric, indexed by [Metric], over all
+	// the pod's series.
 	Samples [NumMetrics]Sample
+	// OnlyModel is the one model all the series carry, when they carry one;
+	// Samples are then its samples too.
+	OnlyModel string
+	// ByModel holds the samples per model (the profile's ModelLabel values,
+	// at most MaxModels of them) when there are several; nil otherwise.
+	// Readers use [Reading.Sample].
+	ByModel map[string]*[NumMetrics]Sample
+}
+
+// MaxModels bounds the models one reading keeps apart (vLLM serves LoRA
+// adapters under their own model_name); further models count only in the
+// totals.
+const MaxModels = 8
+
+// Sample returns metric m of the given model ("" for all series); a sample
+// carrying ErrNoModel when the reading has no series of that model.
+func (r *Reading) Sample(m Metric, model string) *Sample {
+	if model == "" || (model == r.OnlyModel && r.ByModel == nil) {
+		return &r.Samples[m]
+	}
+	if s, ok := r.ByModel[model]; ok {
+		return &s[m]
+	}
+	return &Sample{Err: fmt.Errorf("%s: %s reports no series with model %q: %w", m, r.Engine, model, ErrNoModel)}
 }
 
 // Sample is one metric in one [Reading]. With Err nil it holds, by the
@@ -45,7 +70,52 @@ func (p *Profile) Read(fams Families, model string, t time.Time) Reading {
 	for m := range NumMetrics {
 		r.Samples[m] = p.read(fams, m, model)
 	}
+	if model != "" || p.ModelLabel == "" {
+		return r
+	}
+	models := p.Models(fams)
+	if len(models) == 1 { // the common case: the totals are that model's
+		r.OnlyModel = models[0]
+		return r
+	}
+	r.ByModel = make(map[string]*[NumMetrics]Sample, len(models))
+	for _, name := range models {
+		var ss [NumMetrics]Sample
+		for m := range NumMetrics {
+			ss[m] = p.read(fams, m, name)
+		}
+		r.ByModel[name] = &ss
+	}
 	return r
+}
+
+// Models returns the distinct values of p's model label on the families p
+// reads, sorted, at most MaxModels.
+func (p *Profile) Models(fams Families) []string {
+	if p.ModelLabel == "" {
+		return nil
+	}
+	seen := map[string]bool{}
+	for _, srcs := range p.sources {
+		for _, src := range srcs {
+			for _, m := range fams[src.num.family].GetMetric() {
+				for _, lp := range m.GetLabel() {
+					if lp.GetName() == p.ModelLabel {
+						seen[lp.GetValue()] = true
+					}
+				}
+			}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for name := range seen {
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	if len(out) > MaxModels {
+		out = out[:MaxModels]
+	}
+	return out
 }
 
 func (p *Profile) read(fams Families, m Metric, model string) Sample {

@@ -48,9 +48,13 @@ func abiMirrors() []abiStruct {
 		{reflect.TypeFor[memoryV2](), "nvmlMemory_v2_t", [][2]string{{"version", "version"}, {"total", "total"},
 			{"reserved", "reserved"}, {"free", "free"}, {"used", "used"}}},
 		{reflect.TypeFor[memoryV1](), "nvmlMemory_t", [][2]string{{"total", "total"}, {"free", "free"}, {"used", "used"}}},
+		{reflect.TypeFor[temperatureV1](), "nvmlTemperature_v1_t", [][2]string{{"version", "version"},
+			{"sensorType", "sensorType"}, {"temperature", "temperature"}}},
 		{reflect.TypeFor[ProcessInfo](), "nvmlProcessInfo_t", [][2]string{{"PID", "pid"}, {"UsedGPUMemory", "usedGpuMemory"},
 			{"GPUInstanceID", "gpuInstanceId"}, {"ComputeInstanceID", "computeInstanceId"}}},
 		{reflect.TypeFor[processInfoV1](), "nvmlProcessInfo_v1_t", [][2]string{{"pid", "pid"}, {"usedGPUMemory", "usedGpuMemory"}}},
+		{reflect.TypeFor[temperatureV1](), "nvmlTemperature_v1_t", [][2]string{{"version", "version"},
+			{"sensorType", "sensorType"}, {"temperature", "temperature"}}},
 		{reflect.TypeFor[pciInfo](), "nvmlPciInfo_t", [][2]string{{"busIDLegacy", "busIdLegacy"}, {"domain", "domain"},
 			{"bus", "bus"}, {"device", "device"}, {"pciDeviceID", "pciDeviceId"}, {"pciSubSystemID", "pciSubSystemId"},
 			{"busID", "busId"}}},
@@ -73,6 +77,7 @@ type abiConst struct {
 func abiConsts() []abiConst {
 	c := []abiConst{
 		{uint64(memoryV2Version), "nvmlMemory_v2", "NVML_MEMORY_V2"},
+		{uint64(temperatureV1Version), "nvmlTemperature_v1", "NVML_TEMPERATURE_V1"},
 		{gpmSupportVersion, "NVML_GPM_SUPPORT_VERSION", "NVML_GPM_SUPPORT_VERSION"},
 		{gpmMetricsGetVersion, "NVML_GPM_METRICS_GET_VERSION", "NVML_GPM_METRICS_GET_VERSION"},
 		{gpmMetricMax, "NVML_GPM_METRIC_MAX", "FAKE_GPM_METRIC_MAX"},
@@ -187,8 +192,9 @@ func cLayout(t *testing.T, src, inc string) map[string]uint64 {
 	dir := t.TempDir()
 	prog := filepath.Join(dir, "layout")
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "layout.c"), []byte(src), 0o600))
-	args := append(strings.Fields(cc)[1:], "-std=gnu11", "-Wall", "-Werror", "-I", inc, "-o", prog, filepath.Join(dir, "layout.c"))
-	out, err := exec.Command(strings.Fields(cc)[0], args...).CombinedOutput()
+	argv := strings.Fields(cc)
+	argv = append(argv, "-std=gnu11", "-Wall", "-Werror", "-I", inc, "-o", prog, filepath.Join(dir, "layout.c"))
+	out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
 	require.NoError(t, err, "compile the layout program against %s:\n%s", inc, out)
 	out, err = exec.Command(prog).Output()
 	require.NoError(t, err)
@@ -231,7 +237,10 @@ func unavailable(t *testing.T, why string) {
 func nvmlHeaderDir(t *testing.T) string {
 	t.Helper()
 	out, err := exec.Command("go", "mod", "download", "-json", "github.com/NVIDIA/go-nvml").Output()
-	var mod struct{ Dir, Error string }
+	var mod struct {
+		Dir   string `json:"Dir"`
+		Error string `json:"Error"`
+	}
 	if err == nil {
 		err = json.Unmarshal(out, &mod)
 	}

@@ -51,6 +51,7 @@ func BenchmarkGPMSample(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	nvml.SetGPMClock(s, steppingClock())
 	defer s.Close()
 	b.ReportAllocs()
 	for b.Loop() {

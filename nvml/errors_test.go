@@ -109,7 +109,7 @@ func TestInjectedReturnCodes(t *testing.T) {
 		"nvmlDeviceGetMemoryInfo_v2":              func(d nvml.Device) error { _, err := d.Memory(); return err },
 		"nvmlDeviceGetPowerUsage":                 func(d nvml.Device) error { _, err := d.PowerUsage(); return err },
 		"nvmlDeviceGetEnforcedPowerLimit":         func(d nvml.Device) error { _, err := d.EnforcedPowerLimit(); return err },
-		"nvmlDeviceGetTemperature":                func(d nvml.Device) error { _, err := d.Temperature(); return err },
+		"nvmlDeviceGetTemperatureV":               func(d nvml.Device) error { _, err := d.Temperature(); return err },
 		"nvmlDeviceGetClockInfo":                  func(d nvml.Device) error { _, err := d.SMClock(); return err },
 		"nvmlDeviceGetComputeRunningProcesses_v3": func(d nvml.Device) error { _, err := d.ComputeProcesses(nil); return err },
 		"nvmlDeviceGetName":                       func(d nvml.Device) error { _, err := d.Name(); return err },
@@ -128,12 +128,20 @@ func TestInjectedReturnCodes(t *testing.T) {
 		for _, code := range codes {
 			t.Run(sym+"/"+strconv.Itoa(int(code)), func(t *testing.T) {
 				t.Parallel()
-				lib, _ := open(t, rec, fakenvml.Fail(sym, int32(code), 0, 0))
+				opts := []fakenvml.Option{fakenvml.Fail(sym, int32(code), 0, 0)}
+				if sym == "nvmlDeviceGetTemperatureV" { // NOT_SUPPORTED there falls back to the deprecated call
+					opts = append(opts, fakenvml.Fail("nvmlDeviceGetTemperature", int32(code), 0, 0))
+				}
+				lib, _ := open(t, rec, opts...)
 				err := call(device(t, lib, 0))
 				require.ErrorIs(t, err, code)
 				var ce *nvml.CallError
 				require.ErrorAs(t, err, &ce)
-				assert.Equal(t, sym, ce.Func)
+				want := sym
+				if sym == "nvmlDeviceGetTemperatureV" && code == nvml.ErrNotSupported {
+					want = "nvmlDeviceGetTemperature" // the fallback answered last
+				}
+				assert.Equal(t, want, ce.Func)
 				assert.Equal(t, lib.ErrorString(code), ce.Text)
 			})
 		}
@@ -153,4 +161,15 @@ func TestInitFailures(t *testing.T) {
 			assert.ErrorIs(t, lib.Init(), code)
 		})
 	}
+}
+
+// Driver 580's nvmlErrorString answers "Unknown Error" for code 30, which it
+// predates (the fake models it): the built-in text from nvml.h wins there,
+// while the library's own texts win for the codes it knows.
+func TestBuiltInTextWinsOverUnknownError(t *testing.T) {
+	t.Parallel()
+	lib, _ := open(t, load(t, "h200-steps.json"))
+	assert.Equal(t, "Reset type not supported", lib.ErrorString(nvml.ErrResetTypeNotSupported))
+	assert.Equal(t, "Unknown Error", lib.ErrorString(nvml.ErrUnknown))
+	assert.Equal(t, "GPU is lost", lib.ErrorString(nvml.ErrGPULost))
 }

@@ -40,6 +40,7 @@ func TestInjectedNaN(t *testing.T) {
 	lib, f := open(t, load(t, "h200-steps.json"), fakenvml.NaN(0, uint32(nvml.GPMSMActivity), 3))
 	s, err := device(t, lib, 0).NewGPMSampler(nvml.GPMSMActivity, nvml.GPMTensorActivity)
 	require.NoError(t, err)
+	nvml.SetGPMClock(s, steppingClock())
 	defer s.Close()
 	_, err = s.Sample()
 	require.NoError(t, err)
@@ -113,8 +114,8 @@ func TestHeldCallDoesNotStallOthers(t *testing.T) {
 		require.NoError(t, err)
 	}
 	select {
-	case <-done:
-		t.Fatal("held call returned before release")
+	case err := <-done:
+		t.Fatalf("held call returned (err %v) before release", err)
 	default:
 	}
 	f.Release("nvmlDeviceGetPowerUsage")

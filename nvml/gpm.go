@@ -2,7 +2,16 @@
 
 package nvml
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
+
+// GPMMinInterval is the shortest gap between two GPM samples that metrics are
+// computed over: nvml.h says the interval between two nvmlGpmSampleGet calls
+// "should be greater than 100ms due to the internal sample refresh rate", and
+// values over a shorter gap are not to be trusted.
+const GPMMinInterval = 100 * time.Millisecond
 
 // GPMMetricID is nvmlGpmMetricId_t. GPM (GPU Performance Monitoring, Hopper and
 // newer) measures activity between two samples; values are percent unless noted.
@@ -57,24 +66,70 @@ type GPMSampler struct {
 	prev     uintptr
 	cur      uintptr
 	havePrev bool
+	prevAt   time.Time // when prev was read
+	mig      bool      // samples one GPU instance of dev (nvmlGpmMigSampleGet)
+	gi       uint32
+	maxGap   time.Duration
+	now      func() time.Time
 	req      gpmMetricsGet
 	out      []GPMResult
 }
+
+// SetClock replaces time.Now as the clock the gaps between samples are
+// measured on (nil restores time.Now), for callers driven by a fake clock.
+func (s *GPMSampler) SetClock(now func() time.Time) {
+	if now == nil {
+		now = time.Now
+	}
+	s.now = now
+}
+
+// SetMaxGap makes [GPMSampler.Sample] prime again, instead of returning
+// metrics, when more than d has passed since the previous sample (after a
+// hang or a long pause): an average over minutes is not a current value. 0,
+// the default, means no limit.
+func (s *GPMSampler) SetMaxGap(d time.Duration) { s.maxGap = d }
 
 // NewGPMSampler allocates the NVML samples (nvmlGpmSampleAlloc) for measuring
 // ids on d. It fails with ErrFunctionNotFound on drivers without GPM, and with
 // ErrInvalidArgument when ids is empty or longer than NVML allows.
 func (d Device) NewGPMSampler(ids ...GPMMetricID) (*GPMSampler, error) {
+	f := d.lib.fn
+	return d.newGPMSampler(f.gpmSampleGet == nil, "nvmlGpmSampleAlloc", ids)
+}
+
+// NewMIGGPMSampler is [Device.NewGPMSampler] for one GPU instance of d, a GPU
+// in MIG mode: its samples come from nvmlGpmMigSampleGet(d, gpuInstanceID),
+// so GPM metrics exist for each MIG device (utilization does not). Take
+// gpuInstanceID from [Device.GPUInstanceID] of the MIG device; the compute
+// instances of one GPU instance share its values. It fails with
+// ErrFunctionNotFound on drivers without nvmlGpmMigSampleGet.
+func (d Device) NewMIGGPMSampler(gpuInstanceID int, ids ...GPMMetricID) (*GPMSampler, error) {
+	if gpuInstanceID < 0 || uint64(gpuInstanceID) > uint64(^uint32(0)) {
+		return nil, fmt.Errorf("GPM sampler for GPU instance %d: %w", gpuInstanceID, ErrInvalidArgument)
+	}
+	s, err := d.newGPMSampler(d.lib.fn.gpmMIGSample == nil, "nvmlGpmMigSampleGet", ids)
+	if err != nil {
+		return nil, err
+	}
+	s.mig, s.gi = true, uint32(gpuInstanceID)
+	return s, nil
+}
+
+func (d Device) newGPMSampler(noSampleGet bool, sampleKey string, ids []GPMMetricID) (*GPMSampler, error) {
 	const key = "nvmlGpmSampleAlloc"
 	f := d.lib.fn
-	missing := f.gpmAlloc == nil || f.gpmFree == nil || f.gpmSampleGet == nil || f.gpmMetricsGet == nil
+	if err := d.lib.usable(noSampleGet, sampleKey); err != nil {
+		return nil, err
+	}
+	missing := f.gpmAlloc == nil || f.gpmFree == nil || f.gpmMetricsGet == nil
 	if err := d.lib.usable(missing, key); err != nil {
 		return nil, err
 	}
 	if len(ids) == 0 || len(ids) > gpmMetricMax {
 		return nil, fmt.Errorf("GPM sampler with %d metrics: want 1 to %d: %w", len(ids), gpmMetricMax, ErrInvalidArgument)
 	}
-	s := &GPMSampler{dev: d, ids: append([]GPMMetricID(nil), ids...), out: make([]GPMResult, len(ids))}
+	s := &GPMSampler{dev: d, ids: append([]GPMMetricID(nil), ids...), out: make([]GPMResult, len(ids)), now: time.Now}
 	if err := d.lib.check(key, f.gpmAlloc(&s.prev)); err != nil {
 		return nil, err
 	}
@@ -86,25 +141,42 @@ func (d Device) NewGPMSampler(ids ...GPMMetricID) (*GPMSampler, error) {
 }
 
 // Sample reads a GPM sample (nvmlGpmSampleGet) and returns the metrics between it
-// and the previous one (nvmlGpmMetricsGet). The first call only primes the
-// sampler and returns nil, nil. The returned slice is reused by the next call.
-// If reading the sample fails, the next successful call primes again.
+// and the previous one (nvmlGpmMetricsGet). It returns nil, nil — no metrics
+// this time — when it only primes: on the first call, after a failed call,
+// and when more than the SetMaxGap limit has passed since the previous
+// sample. Less than [GPMMinInterval] after the previous sample it reads
+// nothing and returns nil, nil, keeping the previous sample, so the next
+// call measures over the whole gap. The returned slice is reused by the next
+// call.
 func (s *GPMSampler) Sample() ([]GPMResult, error) {
 	lib := s.dev.lib
 	if err := lib.usable(false, "nvmlGpmSampleGet"); err != nil {
 		return nil, err
 	}
-	if err := lib.check("nvmlGpmSampleGet", lib.fn.gpmSampleGet(s.dev.handle, s.cur)); err != nil {
+	if s.havePrev && s.now().Sub(s.prevAt) < GPMMinInterval {
+		return nil, nil
+	}
+	if err := lib.check(s.sampleKey(), s.read()); err != nil {
 		s.havePrev = false
 		return nil, err
 	}
-	s.prev, s.cur = s.cur, s.prev
-	if !s.havePrev {
+	at := s.now()
+	gap := at.Sub(s.prevAt)
+	s.prev, s.cur, s.prevAt = s.cur, s.prev, at
+	if !s.havePrev || s.maxGap > 0 && gap > s.maxGap {
 		s.havePrev = true
 		return nil, nil
 	}
 	// After the swap, prev holds the sample just read and cur the older one.
 	return s.metrics(s.cur, s.prev)
+}
+
+// read takes a sample into cur: of the whole GPU, or of one GPU instance.
+func (s *GPMSampler) read() Return {
+	if s.mig {
+		return s.dev.lib.fn.gpmMIGSample(s.dev.handle, s.gi, s.cur)
+	}
+	return s.dev.lib.fn.gpmSampleGet(s.dev.handle, s.cur)
 }
 
 func (s *GPMSampler) metrics(older, newer uintptr) ([]GPMResult, error) {
@@ -139,4 +211,11 @@ func (s *GPMSampler) Close() error {
 		return e1
 	}
 	return e2
+}
+
+func (s *GPMSampler) sampleKey() string {
+	if s.mig {
+		return "nvmlGpmMigSampleGet"
+	}
+	return "nvmlGpmSampleGet"
 }

@@ -5,6 +5,7 @@ package nvml_test
 import (
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -66,4 +67,14 @@ func withProcesses(rec *recording.Recording) int {
 		}
 	}
 	return best
+}
+
+// steppingClock returns a clock that moves 200 ms forward on every reading,
+// so back-to-back GPM samples are GPMMinInterval apart.
+func steppingClock() func() time.Time {
+	t := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	return func() time.Time {
+		t = t.Add(2 * nvml.GPMMinInterval)
+		return t
+	}
 }

@@ -195,7 +195,9 @@ func newLibrary(path string, h uintptr) (*Library, error) {
 	for r := range returnCodes {
 		lib.texts[r] = r.Error()
 		if lib.fn.errorString != nil {
-			if s := lib.fn.errorString(r); s != "" {
+			// A library older than a code answers it "Unknown Error": the
+			// built-in text, from nvml.h, says more.
+			if s := lib.fn.errorString(r); s != "" && (s != ErrUnknown.Error() || r == ErrUnknown) {
 				lib.texts[r] = s
 			}
 		}

@@ -2,6 +2,8 @@
 
 package nvml
 
+import "fmt"
+
 // Utilization returns the GPU and memory-controller busy percentages over the
 // driver's last sample period (nvmlDeviceGetUtilizationRates). On a MIG device
 // it fails with ErrNotSupported. It lags GPM by about a second after load stops.
@@ -57,9 +59,28 @@ func (d Device) EnforcedPowerLimit() (uint32, error) {
 	return d.uint32Call("nvmlDeviceGetEnforcedPowerLimit", d.lib.fn.powerLimit)
 }
 
-// Temperature is the GPU die temperature in °C
-// (nvmlDeviceGetTemperature, NVML_TEMPERATURE_GPU).
+// Temperature is the GPU die temperature in °C (NVML_TEMPERATURE_GPU), from
+// nvmlDeviceGetTemperatureV on R580 and later, else — or when that answers
+// NOT_SUPPORTED or ARGUMENT_VERSION_MISMATCH — from the deprecated
+// nvmlDeviceGetTemperature. A temperature below 0 °C fails with
+// ErrInvalidArgument rather than wrapping around.
 func (d Device) Temperature() (uint32, error) {
+	if d.lib.fn.temperatureV != nil {
+		const keyV = "nvmlDeviceGetTemperatureV"
+		if err := d.lib.usable(false, keyV); err != nil {
+			return 0, err
+		}
+		t := temperatureV1{version: temperatureV1Version, sensorType: 0} // NVML_TEMPERATURE_GPU
+		r := d.lib.fn.temperatureV(d.handle, &t)
+		switch {
+		case r == Success && t.temperature < 0:
+			return 0, fmt.Errorf("%s: %d °C: %w", keyV, t.temperature, ErrInvalidArgument)
+		case r == Success:
+			return uint32(t.temperature), nil
+		case (r != ErrNotSupported && r != ErrArgumentVersionMismatch) || d.lib.fn.temperature == nil:
+			return 0, d.lib.check(keyV, r)
+		}
+	}
 	const key = "nvmlDeviceGetTemperature"
 	if err := d.lib.usable(d.lib.fn.temperature == nil, key); err != nil {
 		return 0, err

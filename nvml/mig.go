@@ -114,3 +114,11 @@ func (d Device) Parent() (Device, error) {
 	}
 	return Device{lib: d.lib, handle: h}, nil
 }
+
+// GPUInstanceID is the id of the GPU instance a MIG device belongs to
+// (nvmlDeviceGetGpuInstanceId); compute instances of one GPU instance share
+// it. On a GPU handle it fails (NOT_SUPPORTED or INVALID_ARGUMENT).
+func (d Device) GPUInstanceID() (int, error) {
+	v, err := d.uint32Call("nvmlDeviceGetGpuInstanceId", d.lib.fn.gpuInstanceID)
+	return int(v), err
+}

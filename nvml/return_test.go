@@ -3,7 +3,6 @@
 package nvml
 
 import (
-	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -64,7 +63,7 @@ func TestCallErrorWrapsReturn(t *testing.T) {
 	assert.ErrorIs(t, wrapped, ErrGPULost)
 	assert.NotErrorIs(t, wrapped, ErrNotSupported)
 	var r Return
-	require.True(t, errors.As(wrapped, &r))
+	require.ErrorAs(t, wrapped, &r)
 	assert.Equal(t, ErrGPULost, r)
 	assert.Equal(t, "gpu 0: nvmlDeviceGetUtilizationRates: GPU is lost (NVML return 15)", wrapped.Error())
 }

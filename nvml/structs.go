@@ -36,6 +36,17 @@ type memoryV1 struct {
 	used  uint64
 }
 
+// temperatureV1 mirrors nvmlTemperature_v1_t (R580+). version must be
+// temperatureV1Version; sensorType is nvmlTemperatureSensors_t.
+type temperatureV1 struct {
+	version     uint32
+	sensorType  int32
+	temperature int32
+}
+
+// temperatureV1Version is NVML_STRUCT_VERSION(Temperature, 1): sizeof | 1<<24.
+const temperatureV1Version = uint32(unsafe.Sizeof(temperatureV1{})) | 1<<24
+
 // ProcessInfo mirrors nvmlProcessInfo_t (v2/v3): one process with a context on
 // a GPU. UsedGPUMemory is in bytes, or [ValueNotAvailable] when NVML cannot tell
 // (e.g. without permission in some containers). GPUInstanceID and
@@ -122,4 +133,6 @@ var (
 	_ = [1]struct{}{}[unsafe.Sizeof(gpmMetric{})-40]
 	_ = [1]struct{}{}[unsafe.Sizeof(gpmMetricsGet{})-(24+40*gpmMetricMax)]
 	_ = [1]struct{}{}[memoryV2Version-0x02000028]
+	_ = [1]struct{}{}[unsafe.Sizeof(temperatureV1{})-12]
+	_ = [1]struct{}{}[temperatureV1Version-0x0100000c]
 )

@@ -34,6 +34,7 @@ type functions struct {
 	powerUsage    func(dev uintptr, mw *uint32) Return
 	powerLimit    func(dev uintptr, mw *uint32) Return
 	temperature   func(dev uintptr, sensor uint32, c *uint32) Return
+	temperatureV  func(dev uintptr, t *temperatureV1) Return
 	clockInfo     func(dev uintptr, clock uint32, mhz *uint32) Return
 	processes     func(dev uintptr, count *uint32, infos *ProcessInfo) Return
 	processesV1   func(dev uintptr, count *uint32, infos *processInfoV1) Return
@@ -42,11 +43,13 @@ type functions struct {
 	migByIndex    func(dev uintptr, i uint32, mig *uintptr) Return
 	isMIG         func(dev uintptr, is *uint32) Return
 	migParent     func(mig uintptr, dev *uintptr) Return
+	gpuInstanceID func(mig uintptr, id *uint32) Return
 
 	gpmSupport    func(dev uintptr, s *gpmSupport) Return
 	gpmAlloc      func(s *uintptr) Return
 	gpmFree       func(s uintptr) Return
 	gpmSampleGet  func(dev uintptr, s uintptr) Return
+	gpmMIGSample  func(dev uintptr, gpuInstanceID uint32, s uintptr) Return
 	gpmMetricsGet func(m *gpmMetricsGet) Return
 }
 
@@ -89,6 +92,7 @@ func (l *Library) resolveDevice() {
 	l.bind(&f.powerUsage, "nvmlDeviceGetPowerUsage", "nvmlDeviceGetPowerUsage")
 	l.bind(&f.powerLimit, "nvmlDeviceGetEnforcedPowerLimit", "nvmlDeviceGetEnforcedPowerLimit")
 	l.bind(&f.temperature, "nvmlDeviceGetTemperature", "nvmlDeviceGetTemperature")
+	l.bind(&f.temperatureV, "nvmlDeviceGetTemperatureV", "nvmlDeviceGetTemperatureV")
 	l.bind(&f.clockInfo, "nvmlDeviceGetClockInfo", "nvmlDeviceGetClockInfo")
 	if !l.bind(&f.processes, "nvmlDeviceGetComputeRunningProcesses", l.processNames()...) {
 		l.bind(&f.processesV1, "nvmlDeviceGetComputeRunningProcesses", "nvmlDeviceGetComputeRunningProcesses")
@@ -129,6 +133,8 @@ func (l *Library) resolveMIGAndGPM() {
 	l.bind(&f.gpmAlloc, "nvmlGpmSampleAlloc", "nvmlGpmSampleAlloc")
 	l.bind(&f.gpmFree, "nvmlGpmSampleFree", "nvmlGpmSampleFree")
 	l.bind(&f.gpmSampleGet, "nvmlGpmSampleGet", "nvmlGpmSampleGet")
+	l.bind(&f.gpmMIGSample, "nvmlGpmMigSampleGet", "nvmlGpmMigSampleGet")
+	l.bind(&f.gpuInstanceID, "nvmlDeviceGetGpuInstanceId", "nvmlDeviceGetGpuInstanceId")
 	l.bind(&f.gpmMetricsGet, "nvmlGpmMetricsGet", "nvmlGpmMetricsGet")
 }
 

@@ -145,6 +145,7 @@ func TestGPMMatchesRecording(t *testing.T) {
 			}
 			s, err := d.NewGPMSampler(ids...)
 			require.NoError(t, err)
+			nvml.SetGPMClock(s, steppingClock())
 			defer func() { require.NoError(t, s.Close()) }()
 			vals, err := s.Sample()
 			require.NoError(t, err)
@@ -185,6 +186,7 @@ func TestRecordedNaNPassesThrough(t *testing.T) {
 	lib, f := open(t, rec)
 	s, err := device(t, lib, 0).NewGPMSampler(nvml.GPMDRAMBandwidth)
 	require.NoError(t, err)
+	nvml.SetGPMClock(s, steppingClock())
 	defer s.Close()
 	_, err = s.Sample()
 	require.NoError(t, err)

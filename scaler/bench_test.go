@@ -4,6 +4,7 @@ package scaler
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"slices"
 	"sync"
@@ -92,45 +93,48 @@ func (constantServer) GetMetrics(context.Context, *pb.GetMetricsRequest) (*pb.Ge
 		MetricName: "nvml-sm-active-percent-sum", MetricValue: 360, MetricValueFloat: 360}}}, nil
 }
 
-// BenchmarkGetMetricsGRPC runs GetMetrics over loopback TCP from 64 goroutines
-// sharing one client connection (as KEDA's operator does), against this server
-// and, in the same run, against a constant-answer server: compare the two.
+// BenchmarkGetMetricsGRPC runs GetMetrics over loopback TCP from 1, 8 and 64
+// goroutines sharing one client connection (as KEDA's operator does), against
+// this server and, in the same run, against a constant-answer server: compare
+// the two at each concurrency.
 func BenchmarkGetMetricsGRPC(b *testing.B) {
-	b.Run("server=nvml-scaler", func(b *testing.B) {
-		s, err := NewSampler(SamplerConfig{Source: newFake(benchGPUs)})
-		if err != nil {
-			b.Fatal(err)
-		}
-		srv, err := NewServer(ServerConfig{Sampler: s})
-		if err != nil {
-			b.Fatal(err)
-		}
-		lis := listenLoopback(b)
-		ctx, cancel := context.WithCancel(context.Background())
-		var wg sync.WaitGroup
-		wg.Go(func() {
-			if err := srv.Serve(ctx, lis); err != nil {
-				b.Error(err)
+	for _, c := range []int{1, 8, 64} {
+		b.Run(fmt.Sprintf("c=%d/server=nvml-scaler", c), func(b *testing.B) {
+			s, err := NewSampler(SamplerConfig{Source: newFake(benchGPUs)})
+			if err != nil {
+				b.Fatal(err)
 			}
+			srv, err := NewServer(ServerConfig{Sampler: s})
+			if err != nil {
+				b.Fatal(err)
+			}
+			lis := listenLoopback(b)
+			ctx, cancel := context.WithCancel(context.Background())
+			var wg sync.WaitGroup
+			wg.Go(func() {
+				if err := srv.Serve(ctx, lis); err != nil {
+					b.Error(err)
+				}
+			})
+			defer func() {
+				cancel()
+				wg.Wait()
+			}()
+			runGRPCBench(b, lis.Addr().String(), c, 0)
 		})
-		defer func() {
-			cancel()
-			wg.Wait()
-		}()
-		runGRPCBench(b, lis.Addr().String())
-	})
-	b.Run("server=constant", func(b *testing.B) {
-		lis := listenLoopback(b)
-		gs := grpc.NewServer()
-		pb.RegisterExternalScalerServer(gs, constantServer{})
-		var wg sync.WaitGroup
-		wg.Go(func() { _ = gs.Serve(lis) })
-		defer func() {
-			gs.Stop()
-			wg.Wait()
-		}()
-		runGRPCBench(b, lis.Addr().String())
-	})
+		b.Run(fmt.Sprintf("c=%d/server=constant", c), func(b *testing.B) {
+			lis := listenLoopback(b)
+			gs := grpc.NewServer()
+			pb.RegisterExternalScalerServer(gs, constantServer{})
+			var wg sync.WaitGroup
+			wg.Go(func() { _ = gs.Serve(lis) })
+			defer func() {
+				gs.Stop()
+				wg.Wait()
+			}()
+			runGRPCBench(b, lis.Addr().String(), c, 0)
+		})
+	}
 }
 
 func listenLoopback(b *testing.B) net.Listener {
@@ -142,9 +146,10 @@ func listenLoopback(b *testing.B) net.Listener {
 	return lis
 }
 
-const grpcConcurrency = 64
-
-func runGRPCBench(b *testing.B, addr string) {
+// runGRPCBench calls addr's GetMetrics b.N times from concurrency goroutines
+// and reports latency and throughput; with pid > 0, also that process's CPU
+// per request (the server's, when it runs in its own process).
+func runGRPCBench(b *testing.B, addr string, concurrency, pid int) {
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		b.Fatal(err)
@@ -164,14 +169,15 @@ func runGRPCBench(b *testing.B, addr string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 
-	lat := make([][]time.Duration, grpcConcurrency)
+	lat := make([][]time.Duration, concurrency)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	b.ResetTimer()
 	start := time.Now()
-	for g := range grpcConcurrency {
+	cpu0 := procCPU(b, pid)
+	for g := range concurrency {
 		wg.Go(func() {
-			mine := make([]time.Duration, 0, b.N/grpcConcurrency+1)
+			mine := make([]time.Duration, 0, b.N/concurrency+1)
 			for next.Add(1) <= int64(b.N) {
 				t := time.Now()
 				if _, err := client.GetMetrics(ctx, req); err != nil {
@@ -185,7 +191,11 @@ func runGRPCBench(b *testing.B, addr string) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu := procCPU(b, pid) - cpu0
 	b.StopTimer()
+	if pid > 0 {
+		b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "server-cpu-µs/req")
+	}
 	all := slices.Concat(lat...)
 	slices.Sort(all)
 	if len(all) == 0 {

@@ -33,7 +33,7 @@ func TestCombineMatchesAggregate(t *testing.T) {
 		values = append(values, v)
 	}
 	for agg, want := range map[Aggregation]float64{AggAvg: 20, AggMax: 30, AggMin: 10, AggSum: 60} {
-		tr := Trigger{Metric: SMActive, Aggregation: agg}
+		tr := Trigger{Metric: SMActive, Aggregation: agg, OnMissing: MissingSkip}
 		fromNode, err := aggregate(snap, &tr)
 		assert.NoError(t, err)
 		v, n := Combine(values, agg)

@@ -9,8 +9,8 @@ import "math"
 func derive(r *Reading) [NumMetrics]Value {
 	var out [NumMetrics]Value
 	if r.Utilization.OK {
-		out[GPUUtilization] = number(float64(r.Utilization.Value.GPU))
-		out[MemoryBusy] = number(float64(r.Utilization.Value.Memory))
+		out[GPUUtilization] = percent(float64(r.Utilization.Value.GPU), 0)
+		out[MemoryBusy] = percent(float64(r.Utilization.Value.Memory), 0)
 	} else {
 		out[GPUUtilization] = absent(r.Utilization.Err)
 		out[MemoryBusy] = out[GPUUtilization]
@@ -33,11 +33,11 @@ func derive(r *Reading) [NumMetrics]Value {
 	}
 	out[TemperatureCelsius] = fromUint(r.TemperatureCelsius, 1)
 	out[SMClockMHz] = fromUint(r.SMClockMHz, 1)
-	out[GraphicsActive] = fromFloat(r.GPM[GPMGraphicsActivity])
-	out[SMActive] = fromFloat(r.GPM[GPMSMActivity])
-	out[SMOccupancy] = fromFloat(r.GPM[GPMSMOccupancy])
-	out[TensorActive] = fromFloat(r.GPM[GPMTensorActivity])
-	out[DRAMBandwidth] = fromFloat(r.GPM[GPMDRAMBandwidth])
+	out[GraphicsActive] = fromGPM(r.GPM[GPMGraphicsActivity])
+	out[SMActive] = fromGPM(r.GPM[GPMSMActivity])
+	out[SMOccupancy] = fromGPM(r.GPM[GPMSMOccupancy])
+	out[TensorActive] = fromGPM(r.GPM[GPMTensorActivity])
+	out[DRAMBandwidth] = fromGPM(r.GPM[GPMDRAMBandwidth])
 	if r.Processes.OK {
 		out[ProcessCount] = number(float64(len(r.Processes.Value)))
 	} else {
@@ -56,6 +56,21 @@ func number(v float64) Value {
 	return Value{V: v, Status: StatusOK}
 }
 
+// gpmSlack is how far above 100 a GPM percentage may read: it is a float
+// computed from two samples' counters, and may round past 100.
+const gpmSlack = 0.5
+
+// percent returns v as a present Value, or StatusInvalid when it is not a
+// percentage NVML can mean: above 100 (plus slack), or what number refuses.
+// NVML documents utilization rates and GPM metrics as 0–100; an SM activity
+// of 250 % is a broken reading, not load.
+func percent(v, slack float64) Value {
+	if v > 100+slack {
+		return Value{Status: StatusInvalid}
+	}
+	return number(v)
+}
+
 // ratio returns num/den in percent, or StatusInvalid when den is not positive.
 func ratio(num, den float64) Value {
 	if !(den > 0) {
@@ -64,18 +79,24 @@ func ratio(num, den float64) Value {
 	return number(num / den * 100)
 }
 
+// fromUint scales a counter NVML answered. All ones (4294967295) is no
+// reading: no watt, degree or MHz value comes near it, and it is what an
+// unset or failed uint32 holds.
 func fromUint(f Field[uint32], scale float64) Value {
 	if !f.OK {
 		return absent(f.Err)
 	}
+	if f.Value == math.MaxUint32 {
+		return Value{Status: StatusInvalid}
+	}
 	return number(float64(f.Value) * scale)
 }
 
-func fromFloat(f Field[float64]) Value {
+func fromGPM(f Field[float64]) Value {
 	if !f.OK {
 		return absent(f.Err)
 	}
-	return number(f.Value)
+	return percent(f.Value, gpmSlack)
 }
 
 // absent maps a field's error onto the Status of a missing value.

@@ -45,12 +45,15 @@ func unavailable(err error) error {
 	return status.Error(codes.Internal, err.Error())
 }
 
-// aggregate combines t's metric over the devices t selects in snap. Lost devices
-// and absent values are left out; with none left it returns an error that says
-// why.
+// aggregate combines t's metric over the devices t selects in snap. Absent
+// values are left out, and so are devices that are not healthy unless t's
+// onMissing policy is fail, which answers Unavailable naming them; with no
+// value left it returns an error that says why.
 func aggregate(snap *Snapshot, t *Trigger) (float64, error) {
 	f := fold{agg: t.Aggregation}
 	matched := 0
+	var missing []string
+	fail := t.OnMissing.For(t.Aggregation) == MissingFail
 	for i := range snap.GPUs {
 		g := &snap.GPUs[i]
 		if !t.Selector.Matches(&g.Device) {
@@ -59,7 +62,12 @@ func aggregate(snap *Snapshot, t *Trigger) (float64, error) {
 		matched++
 		if g.Health == HealthOK {
 			f.add(g.Metrics[t.Metric])
+		} else if fail {
+			missing = append(missing, MissingReason(g))
 		}
+	}
+	if len(missing) > 0 {
+		return 0, MissingGPUsError(t, matched, missing)
 	}
 	v, n := f.result()
 	if n == 0 {

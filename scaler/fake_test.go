@@ -30,7 +30,9 @@ type fakeSource struct {
 	readErrs []error
 	// hang, when set, blocks Read (ignoring ctx, as a hung driver call would)
 	// until it is closed.
-	hang    chan struct{}
+	hang chan struct{}
+	// hangDev, when it has dev, blocks Read of that device the same way.
+	hangDev map[int]chan struct{}
 	closes  atomic.Int32
 	reading atomic.Int32 // Reads in progress
 }
@@ -63,6 +65,9 @@ func (f *fakeSource) Read(_ context.Context, dev int) (Reading, error) {
 	defer f.reading.Add(-1)
 	f.mu.Lock()
 	hang := f.hang
+	if h, ok := f.hangDev[dev]; ok {
+		hang = h
+	}
 	f.mu.Unlock()
 	if hang != nil {
 		<-hang

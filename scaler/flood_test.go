@@ -5,18 +5,24 @@ package scaler
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
 	"net"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	pb "github.com/kedacore/keda/v2/pkg/scalers/externalscaler"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+	"google.golang.org/protobuf/proto"
 )
 
 // footprint is what the process holds: goroutines, open files, live heap.
@@ -51,9 +57,11 @@ func dialAttacker(t testing.TB, addr string) *attacker {
 	c, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
 	a := &attacker{conn: c, fr: http2.NewFramer(c, c), closed: make(chan struct{})}
-	_, err = c.Write([]byte(http2.ClientPreface))
-	require.NoError(t, err)
-	require.NoError(t, a.fr.WriteSettings())
+	// A connection above the limit is closed by the server: the writes fail,
+	// and the reader sees the close.
+	if _, err := c.Write([]byte(http2.ClientPreface)); err == nil {
+		_ = a.fr.WriteSettings()
+	}
 	go a.read()
 	t.Cleanup(func() { _ = c.Close(); <-a.closed })
 	return a
@@ -93,18 +101,35 @@ func (a *attacker) read() {
 // halfOpen sends n calls' headers on streams 1, 3, 5, … and no message.
 func (a *attacker) halfOpen(t testing.TB, n int) {
 	t.Helper()
+	a.calls(t, "/externalscaler.ExternalScaler/GetMetrics", n, nil)
+}
+
+// calls opens n calls of method on streams 1, 3, 5, …, sending msg (a
+// serialised request) on each when it is not nil, and never half-closing.
+func (a *attacker) calls(t testing.TB, method string, n int, msg []byte) {
+	t.Helper()
 	var buf bytes.Buffer
 	enc := hpack.NewEncoder(&buf)
 	for _, h := range [][2]string{{":method", "POST"}, {":scheme", "http"}, {":authority", "scaler"},
-		{":path", "/externalscaler.ExternalScaler/GetMetrics"}, {"content-type", "application/grpc"}, {"te", "trailers"}} {
+		{":path", method}, {"content-type", "application/grpc"}, {"te", "trailers"}} {
 		require.NoError(t, enc.WriteField(hpack.HeaderField{Name: h[0], Value: h[1]}))
+	}
+	var frame []byte
+	if msg != nil {
+		frame = binary.BigEndian.AppendUint32([]byte{0}, uint32(len(msg)))
+		frame = append(frame, msg...)
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for i := range n {
-		err := a.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: uint32(2*i + 1), BlockFragment: buf.Bytes(), EndHeaders: true})
-		if err != nil {
+		id := uint32(2*i + 1)
+		if err := a.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: buf.Bytes(), EndHeaders: true}); err != nil {
 			return // the server closed the connection: also a bound
+		}
+		if frame != nil {
+			if err := a.fr.WriteData(id, false, frame); err != nil {
+				return
+			}
 		}
 	}
 }
@@ -184,6 +209,107 @@ func TestConnectionFloodIsBounded(t *testing.T) {
 }
 
 func isTimeout(err error) bool {
-	ne, ok := err.(net.Error)
-	return ok && ne.Timeout()
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// BenchmarkFlood measures the server's footprint under the worst floods its
+// default limits accept (run with -benchtime=1x): DefaultMaxConnections
+// connections sharing DefaultMaxStreams held StreamIsActive streams (each
+// sent its request, so the first-message deadline does not end it), and the
+// same connections each sending 1000 half-open calls. The attacker is raw
+// HTTP/2 in this process: one goroutine and a framer per connection, no
+// per-call state. Reported: heap in use after GC, goroutines and open files
+// above the idle server's, with the attacker's own counted in.
+func BenchmarkFlood(b *testing.B) {
+	held, err := proto.Marshal(&pb.ScaledObjectRef{Name: "flood", Namespace: "default",
+		ScalerMetadata: map[string]string{"metric": "power_watts", "targetValue": "1"}})
+	require.NoError(b, err)
+	for _, bc := range []struct {
+		name   string
+		conns  int
+		method string
+		calls  int
+		msg    []byte
+	}{
+		{"held-streams", DefaultMaxConnections, "/externalscaler.ExternalScaler/StreamIsActive", DefaultMaxStreams / DefaultMaxConnections, held},
+		{"half-open", DefaultMaxConnections, "/externalscaler.ExternalScaler/GetMetrics", 1000, nil},
+		{"connections", 4 * DefaultMaxConnections, "", 0, nil},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if target := os.Getenv("NVML_SCALER_FLOOD_TARGET"); target != "" {
+					floodProcess(b, target, bc.conns, bc.method, bc.calls, bc.msg)
+					continue
+				}
+				addr := floodServer(b, Limits{}, 0)
+				time.Sleep(50 * time.Millisecond) // the first sweep
+				base := measure(b)
+				for range bc.conns {
+					a := dialAttacker(b, addr)
+					if bc.calls > 0 {
+						a.calls(b, bc.method, bc.calls, bc.msg)
+					}
+				}
+				time.Sleep(time.Second) // well within the first-message deadline
+				during := measure(b)
+				b.ReportMetric(float64(during.heap-base.heap)/(1<<20), "heap-MiB")
+				b.ReportMetric(float64(during.heap)/(1<<20), "heap-total-MiB")
+				b.ReportMetric(float64(during.goroutines-base.goroutines), "goroutines")
+				b.ReportMetric(float64(during.fds-base.fds), "fds")
+			}
+		})
+	}
+}
+
+// floodProcess floods a running serve, target = "PID@host:port" (the
+// NVML_SCALER_FLOOD_TARGET variable), and reports its resident memory, open
+// files and threads before and under the flood, read from /proc.
+func floodProcess(b *testing.B, target string, conns int, method string, calls int, msg []byte) {
+	var pid int
+	var addr string
+	_, err := fmt.Sscanf(strings.Replace(target, "@", " ", 1), "%d %s", &pid, &addr)
+	require.NoError(b, err, "NVML_SCALER_FLOOD_TARGET=PID@host:port")
+	before := procStatus(b, pid)
+	var as []*attacker
+	for range conns {
+		a := dialAttacker(b, addr)
+		if calls > 0 {
+			a.calls(b, method, calls, msg)
+		}
+		as = append(as, a)
+	}
+	time.Sleep(time.Second)
+	during := procStatus(b, pid)
+	b.ReportMetric(float64(before["VmRSS"])/1024, "rss-before-MiB")
+	b.ReportMetric(float64(during["VmRSS"])/1024, "rss-MiB")
+	b.ReportMetric(float64(during["VmHWM"])/1024, "rss-peak-MiB")
+	b.ReportMetric(float64(during["fds"]-before["fds"]), "fds")
+	b.ReportMetric(float64(during["Threads"]), "threads")
+	for _, a := range as {
+		_ = a.conn.Close()
+	}
+	time.Sleep(6 * time.Second) // let held calls end before the next flood
+}
+
+// procStatus reads pid's VmRSS and VmHWM (KiB) and Threads from
+// /proc/PID/status, and its open files as "fds".
+func procStatus(t testing.TB, pid int) map[string]int64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	require.NoError(t, err)
+	out := map[string]int64{}
+	for line := range strings.Lines(string(raw)) {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		var n int64
+		if _, err := fmt.Sscan(strings.TrimSpace(v), &n); err == nil {
+			out[k] = n
+		}
+	}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	require.NoError(t, err)
+	out["fds"] = int64(len(fds))
+	return out
 }

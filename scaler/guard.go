@@ -29,8 +29,12 @@ type guard struct {
 // guardKey is the context key of a call's *guarded.
 type guardKey struct{}
 
-// guarded is one admitted call: its first-message timer.
-type guarded struct{ timer *time.Timer }
+// guarded is one admitted call: its first-message timer, and stop, which
+// cancels the release its context's end would do.
+type guarded struct {
+	timer *time.Timer
+	stop  func() bool
+}
 
 func newGuard(maxStreams int, firstMsg time.Duration) *guard {
 	return &guard{max: int64(maxStreams), firstMsg: firstMsg}
@@ -49,8 +53,18 @@ func (g *guard) tap(ctx context.Context, _ *tap.Info) (context.Context, error) {
 		return nil, status.Errorf(codes.ResourceExhausted, "server busy: %d calls open, the most it serves at once", g.max)
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	context.AfterFunc(ctx, func() { g.open.Add(-1) })
-	return context.WithValue(ctx, guardKey{}, &guarded{timer: time.AfterFunc(g.firstMsg, cancel)}), nil
+	c := &guarded{timer: time.AfterFunc(g.firstMsg, cancel), stop: context.AfterFunc(ctx, g.release)}
+	return context.WithValue(ctx, guardKey{}, c), nil
+}
+
+func (g *guard) release() { g.open.Add(-1) }
+
+// done gives ctx's slot back when its handler returns, sparing the goroutine
+// the context's end would start; exactly one of the two releases it.
+func (g *guard) done(ctx context.Context) {
+	if c, ok := ctx.Value(guardKey{}).(*guarded); ok && c.stop() {
+		g.release()
+	}
 }
 
 // received stops ctx's first-message timer: the request has arrived.
@@ -63,11 +77,13 @@ func received(ctx context.Context) {
 // unary runs once gRPC has decoded the request.
 func (g *guard) unary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 	received(ctx)
+	defer g.done(ctx)
 	return h(ctx, req)
 }
 
 // stream stops the first-message timer at the stream's first received message.
 func (g *guard) stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+	defer g.done(ss.Context())
 	return h(srv, &firstRecv{ServerStream: ss})
 }
 

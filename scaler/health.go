@@ -12,8 +12,11 @@ import (
 
 // Health check service names, for Kubernetes gRPC probes.
 const (
-	// HealthLiveness is SERVING while the process answers at all: use it for
-	// the liveness probe, so a node without a driver is not restarted in a loop.
+	// HealthLiveness is SERVING while the process answers and its Sampler
+	// has been without fresh data for at most its NotReadyLimit (serve: 10
+	// min): use it for the liveness probe. A node without a driver is thus
+	// restarted at most that often, and an agent that lost its device cgroup,
+	// holds a stale library or sits on a wedged call is recreated.
 	HealthLiveness = "liveness"
 	// HealthReadiness ("" or the ExternalScaler service name also work) is
 	// SERVING while the newest snapshot is fresh: use it for the readiness probe.
@@ -27,12 +30,13 @@ type health struct {
 	sampler *Sampler
 }
 
-// Check answers one probe: liveness is always SERVING; readiness is SERVING
-// while Sampler.Current succeeds; any other service name is NotFound.
+// Check answers one probe: liveness is SERVING while Sampler.Live succeeds;
+// readiness is SERVING while Sampler.Current succeeds; any other service
+// name is NotFound.
 func (h *health) Check(_ context.Context, req *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
 	switch req.GetService() {
 	case HealthLiveness:
-		return serving(true), nil
+		return serving(h.sampler.Live() == nil), nil
 	case "", HealthReadiness, "externalscaler.ExternalScaler":
 		_, err := h.sampler.Current()
 		return serving(err == nil), nil

@@ -30,8 +30,11 @@ const (
 	// DefaultMaxStreams is how many calls (unary and streams together) are
 	// served at once over all connections when Limits.MaxStreams is 0; more
 	// are refused with ResourceExhausted. KEDA holds one StreamIsActive
-	// stream per ScaledObject with an external-push trigger on this node.
-	DefaultMaxStreams = 1024
+	// stream per ScaledObject with an external-push trigger on this node, and
+	// a node serves a few dozen workloads at most (56 MIG slices on 8 GPUs).
+	// Each held call costs about 30 KiB: 256 of them keep the worst accepted
+	// flood under the DaemonSet's 64 MiB (BENCHMARKS.md).
+	DefaultMaxStreams = 256
 	// DefaultMaxConnections is how many connections a listener serves at once
 	// when Limits.MaxConnections is 0; more are closed as they are accepted.
 	// KEDA's operator keeps one connection per scaler address.

@@ -15,6 +15,9 @@ import (
 // its target as targetSizeFloat (and, for old KEDA releases, targetSize rounded,
 // at least 1). It does not need a snapshot.
 func (s *Server) GetMetricSpec(_ context.Context, ref *pb.ScaledObjectRef) (*pb.GetMetricSpecResponse, error) {
+	if resp, ok, err := s.engineSpec(ref); ok {
+		return resp, err
+	}
 	t, err := parseRef(ref)
 	if err != nil {
 		return nil, err
@@ -30,18 +33,21 @@ func (s *Server) GetMetricSpec(_ context.Context, ref *pb.ScaledObjectRef) (*pb.
 // prefix before calling; an empty name gets the spec's name), with
 // metricValueFloat and metricValue (rounded) both set. See [Server.Evaluate]
 // for the errors.
-func (s *Server) GetMetrics(_ context.Context, req *pb.GetMetricsRequest) (*pb.GetMetricsResponse, error) {
-	t, err := parseRef(req.GetScaledObjectRef())
-	if err != nil {
-		return nil, err
-	}
-	v, err := s.Evaluate(&t)
-	if err != nil {
-		return nil, err
-	}
-	name := req.GetMetricName()
-	if name == "" {
+func (s *Server) GetMetrics(ctx context.Context, req *pb.GetMetricsRequest) (*pb.GetMetricsResponse, error) {
+	v, _, name, ok, err := s.engineValue(ctx, req.GetScaledObjectRef())
+	if !ok {
+		var t Trigger
+		if t, err = parseRef(req.GetScaledObjectRef()); err != nil {
+			return nil, err
+		}
+		v, err = s.Evaluate(&t)
 		name = t.MetricName()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if req.GetMetricName() != "" {
+		name = req.GetMetricName()
 	}
 	return &pb.GetMetricsResponse{MetricValues: []*pb.MetricValue{{
 		MetricName:       name,
@@ -52,7 +58,13 @@ func (s *Server) GetMetrics(_ context.Context, req *pb.GetMetricsRequest) (*pb.G
 
 // IsActive reports whether the value GetMetrics returns is above the trigger's
 // activationTargetValue. It fails exactly when GetMetrics fails.
-func (s *Server) IsActive(_ context.Context, ref *pb.ScaledObjectRef) (*pb.IsActiveResponse, error) {
+func (s *Server) IsActive(ctx context.Context, ref *pb.ScaledObjectRef) (*pb.IsActiveResponse, error) {
+	if v, activation, _, ok, err := s.engineValue(ctx, ref); ok {
+		if err != nil {
+			return nil, err
+		}
+		return &pb.IsActiveResponse{Result: v > activation}, nil
+	}
 	t, err := parseRef(ref)
 	if err != nil {
 		return nil, err

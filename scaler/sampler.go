@@ -31,6 +31,10 @@ var (
 	ErrNotReady = errors.New("not ready")
 	// ErrStale: the newest snapshot is older than StaleIntervals sweep intervals.
 	ErrStale = errors.New("stale")
+	// ErrHung is in the Err of a device whose Read has not returned within
+	// the sweep deadline (a hung driver call): it is reported failed until
+	// the call returns, while the other devices keep serving.
+	ErrHung = errors.New("device call hung")
 )
 
 // SamplerConfig configures a [Sampler].
@@ -58,7 +62,16 @@ type SamplerConfig struct {
 	// Now is the clock for snapshot times and staleness; nil means time.Now.
 	// Tests pass a fake clock together with [Sampler.Sweep].
 	Now func() time.Time
+	// NotReadyLimit is how long the Sampler may go without fresh data
+	// before [Sampler.Live] fails, so that the kubelet recreates the
+	// container (which runs the NVIDIA container hook again: a lost device
+	// cgroup, a stale library after the driver container was replaced, a
+	// wedged call). 0 means never. serve's default is DefaultNotReadyLimit.
+	NotReadyLimit time.Duration
 }
+
+// DefaultNotReadyLimit is serve's default SamplerConfig.NotReadyLimit.
+const DefaultNotReadyLimit = 10 * time.Minute
 
 // Sampler owns a Source: one goroutine (Run's, or a Sweep caller's) reads it,
 // publishes each sweep as an immutable [Snapshot], and keeps MaxWindow of them
@@ -72,14 +85,26 @@ type Sampler struct {
 	log      *slog.Logger
 	now      func() time.Time
 	onSweep  func(time.Duration, error)
+	// created and notReadyLimit serve Live.
+	created       time.Time
+	notReadyLimit time.Duration
 	// minBackoff and maxBackoff bound the wait between attempts to list
 	// devices while not ready.
 	minBackoff, maxBackoff time.Duration
 
-	// own is held by whoever is reading the Source: Run for its whole life, or
-	// one Sweep call. The request path never touches it.
+	// Ownership. own is held by whoever sweeps: Run for its whole life, or
+	// one Sweep call; the request path never touches it. Under own, and only
+	// there: devices (the Source's current list), calls (by position of
+	// devices: the Read in flight, nil when none), prev, and every call to
+	// the Source's Devices, Refresh and Close — which never run while a call
+	// of calls is in flight, so a Source never lists or closes under a Read.
+	// Read itself runs in goroutines of readers, one per device and at most
+	// one per position at a time; each writes only its own readCall. Readers
+	// see only published snapshots (hist, updated, notReady: atomics).
 	own       sync.Mutex
-	devices   []Device // guarded by own
+	devices   []Device
+	calls     []*readCall
+	readers   sync.WaitGroup
 	prev      *Snapshot
 	closeOnce sync.Once
 	closeErr  error
@@ -134,17 +159,22 @@ func newSampler(cfg SamplerConfig, minInterval time.Duration) (*Sampler, error) 
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.NotReadyLimit < 0 {
+		return nil, fmt.Errorf("sampler: not-ready limit %v is negative", cfg.NotReadyLimit)
+	}
 	s := &Sampler{
-		src:        cfg.Source,
-		node:       cfg.Node,
-		interval:   cfg.Interval,
-		timeout:    cfg.SweepTimeout,
-		log:        cfg.Logger,
-		now:        cfg.Now,
-		onSweep:    cfg.OnSweep,
-		minBackoff: cfg.RetryBackoff,
-		maxBackoff: max(cfg.RetryBackoff, maxNotReadyBackoff),
-		hist:       newHistory(int(MaxWindow/cfg.Interval) + 2),
+		src:           cfg.Source,
+		node:          cfg.Node,
+		interval:      cfg.Interval,
+		timeout:       cfg.SweepTimeout,
+		log:           cfg.Logger,
+		now:           cfg.Now,
+		onSweep:       cfg.OnSweep,
+		created:       cfg.Now(),
+		notReadyLimit: cfg.NotReadyLimit,
+		minBackoff:    cfg.RetryBackoff,
+		maxBackoff:    max(cfg.RetryBackoff, maxNotReadyBackoff),
+		hist:          newHistory(int(MaxWindow/cfg.Interval) + 2),
 	}
 	ch := make(chan struct{})
 	s.updated.Store(&ch)
@@ -181,6 +211,30 @@ func (s *Sampler) Current() (*Snapshot, error) {
 	return snap, nil
 }
 
+// Live reports whether the process is still worth keeping: nil while
+// Current succeeds, and while it has failed for at most NotReadyLimit (since
+// the Sampler was made, or since its newest snapshot went stale); after that
+// an error saying how long, wrapping Current's. Always nil when
+// NotReadyLimit is 0.
+func (s *Sampler) Live() error {
+	if s.notReadyLimit == 0 {
+		return nil
+	}
+	_, err := s.Current()
+	if err == nil {
+		return nil
+	}
+	since := s.created
+	if snap := s.hist.latest.Load(); snap != nil {
+		since = snap.Start.Add(StaleIntervals * s.interval)
+	}
+	if d := s.now().Sub(since); d > s.notReadyLimit {
+		return fmt.Errorf("no fresh data for %v (limit %v): restart the container: %w",
+			d.Round(time.Second), s.notReadyLimit, err)
+	}
+	return nil
+}
+
 // Window returns the snapshots that started within d before latest's start,
 // newest first, latest included; just latest when d is 0.
 func (s *Sampler) Window(latest *Snapshot, d time.Duration) []*Snapshot {
@@ -193,13 +247,14 @@ func (s *Sampler) Window(latest *Snapshot, d time.Duration) []*Snapshot {
 }
 
 // Close closes the Source once; later calls return the first result. Run calls
-// it when it returns. Close waits for a sweep in progress, so it blocks for as
-// long as a hung Source call does.
+// it when it returns. Close waits for a sweep and for every Read in progress,
+// so it blocks for as long as a hung Source call does.
 func (s *Sampler) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
 		s.own.Lock()
 		defer s.own.Unlock()
+		s.readers.Wait() // a Read in flight must return before the Source closes
 		s.closeErr = s.src.Close()
 	})
 	return s.closeErr

@@ -61,6 +61,9 @@ type ServerConfig struct {
 	// StreamResend is how often StreamIsActive repeats `true` while the
 	// trigger stays active; 0 means DefaultStreamResend.
 	StreamResend time.Duration
+	// Engines serves triggers on inference engines' own metrics; nil: GPU
+	// metrics only.
+	Engines EngineMetrics
 }
 
 // Server answers KEDA's ExternalScaler RPCs (and gRPC health checks) from the
@@ -80,6 +83,7 @@ type Server struct {
 	reflection    bool
 	// streamResend is ServerConfig.StreamResend.
 	streamResend time.Duration
+	engines      EngineMetrics
 
 	// stopping is closed when Serve's context ends, so that open streams
 	// return and GracefulStop does not wait on them forever.
@@ -122,6 +126,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		onConnRefused: cfg.OnConnRefused,
 		reflection:    cfg.Reflection,
 		streamResend:  cfg.StreamResend,
+		engines:       cfg.Engines,
 		stopping:      make(chan struct{}),
 	}, nil
 }

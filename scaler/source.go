@@ -4,9 +4,12 @@ package scaler
 
 import "context"
 
-// Source reads GPUs. The [Sampler] is its only caller, from one goroutine, so an
-// implementation need not be safe for concurrent use (package scaler/replay's is,
-// so that tests can step it while the Sampler reads).
+// Source reads GPUs. The [Sampler] is its only caller. It calls Read for
+// different positions concurrently, each device from its own goroutine, so
+// that a call hung on one GPU delays no other; it never calls Read twice at
+// once for the same position, and never calls Devices, Refresh or Close while
+// any Read is in flight. An implementation must therefore keep per-position
+// state apart; anything else it may leave unsynchronised.
 //
 // The interface maps onto cheap NVML calls (one Read costs about 15 NVML calls,
 // ~25 µs on an H200); an implementation must never make blocking calls such as
@@ -26,8 +29,9 @@ type Source interface {
 	// [ErrGPULost] marks it lost, any other makes all its metrics absent for this
 	// sweep; one that matches [ErrReinit] (in the error or in any field) makes
 	// the Sampler drop every device and call Devices again. Read should return
-	// soon after ctx ends; if it cannot (a hung driver
-	// call), the Sampler's snapshot goes stale and requests fail instead.
+	// soon after ctx ends; if it cannot (a hung driver call), that device is
+	// reported failed with [ErrHung] until it returns, and the snapshot goes
+	// stale only when every device is hung.
 	Read(ctx context.Context, dev int) (Reading, error)
 
 	// Close releases the Source. The Sampler calls it once, when Run returns.

@@ -17,8 +17,11 @@ import (
 // value that cannot be computed (stale data, no GPU) counts as inactive, so
 // recovering data that is above the threshold is pushed. It returns nil when
 // the client goes away or the server stops.
+//
+// An engine trigger (ServerConfig.Engines) is evaluated on the same beat: on
+// each new snapshot, which the engine scrapes follow at their own interval.
 func (s *Server) StreamIsActive(ref *pb.ScaledObjectRef, stream pb.ExternalScaler_StreamIsActiveServer) error {
-	t, err := parseRef(ref)
+	isActive, err := s.activeFunc(ref)
 	if err != nil {
 		return err
 	}
@@ -27,8 +30,7 @@ func (s *Server) StreamIsActive(ref *pb.ScaledObjectRef, stream pb.ExternalScale
 	var sentTrue time.Time // when `true` was last sent
 	for {
 		updated := s.sampler.Updated() // before evaluating: never miss a publish
-		v, err := s.Evaluate(&t)
-		active := err == nil && v > t.ActivationTarget
+		active := isActive()
 		now := s.sampler.now()
 		if first || active && (!was || now.Sub(sentTrue) >= s.streamResend) {
 			if err := stream.Send(&pb.IsActiveResponse{Result: active}); err != nil {
@@ -51,4 +53,27 @@ func (s *Server) StreamIsActive(ref *pb.ScaledObjectRef, stream pb.ExternalScale
 		case <-updated:
 		}
 	}
+}
+
+// activeFunc returns what StreamIsActive evaluates for ref: whether the
+// trigger is active now (false when its value cannot be computed).
+func (s *Server) activeFunc(ref *pb.ScaledObjectRef) (func() bool, error) {
+	if s.engines != nil && ref != nil && s.engines.Serves(ref.GetScalerMetadata()) {
+		md := ref.GetScalerMetadata()
+		if _, _, err := s.engines.Spec(md); err != nil {
+			return nil, err
+		}
+		return func() bool {
+			v, activation, err := s.engines.Evaluate(md)
+			return err == nil && v > activation
+		}, nil
+	}
+	t, err := parseRef(ref)
+	if err != nil {
+		return nil, err
+	}
+	return func() bool {
+		v, err := s.Evaluate(&t)
+		return err == nil && v > t.ActivationTarget
+	}, nil
 }

@@ -25,8 +25,10 @@ var errBusy = errors.New("sampler: the source is already being read (Run or Swee
 // re-initialisation ([ErrReinit]) — it retries with a backoff from
 // RetryBackoff (1 s) to 30 s instead of failing: a node without a driver is
 // "not ready", not a crash loop. A sweep runs in Run's goroutine, so at most
-// one is in flight; if a Source call hangs, Run hangs with it, readers see the
-// snapshot go stale, and a watchdog goroutine logs the overrun once.
+// one is in flight; each device is read in a goroutine of its own (see
+// sweep), so a hung Read marks only its device failed. If a listing call
+// hangs (Devices, Refresh), Run hangs with it, readers see the snapshot go
+// stale, and a watchdog goroutine logs the overrun once.
 func (s *Sampler) Run(ctx context.Context) error {
 	if s.closed.Load() {
 		return errors.New("sampler: closed")
@@ -118,10 +120,15 @@ func (s *Sampler) Sweep(ctx context.Context) (*Snapshot, error) {
 }
 
 // sweep reads every device under the sweep deadline and publishes the result,
-// listing the devices first when it has none. The caller holds s.own. A sweep
-// that overruns its deadline, or whose ctx ends, publishes nothing; one in
-// which a Read asks for re-initialisation drops the device list and returns an
-// error matching ErrNotReady.
+// listing the devices first when it has none. The caller holds s.own.
+//
+// Each device is read in its own goroutine, so a call that hangs on one GPU
+// delays no other: when the deadline passes, a device whose Read has not
+// returned is marked failed with [ErrHung] and is not read again until that
+// Read returns (its late answer is discarded). A sweep in which every device
+// is hung publishes nothing, so the snapshot goes stale; one whose ctx ends
+// publishes nothing either. One in which a Read asks for re-initialisation
+// drops the device list and returns an error matching ErrNotReady.
 func (s *Sampler) sweep(ctx context.Context) (snap *Snapshot, err error) {
 	start := s.now()
 	s.sweepStart.Store(start.UnixNano())
@@ -132,32 +139,45 @@ func (s *Sampler) sweep(ctx context.Context) (snap *Snapshot, err error) {
 			s.onSweep(s.now().Sub(start), err)
 		}
 	}()
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	if s.devices == nil {
-		if err := s.discover(ctx); err != nil {
-			return nil, err
-		}
-	} else if err := s.refresh(ctx); err != nil {
+	if err := s.list(ctx); err != nil {
 		return nil, err
 	}
+	calls := s.startReads(ctx)
 	gpus := make([]GPU, len(s.devices))
+	hung, usable := 0, 0
 	for i := range s.devices {
 		d := &s.devices[i]
 		if d.Unusable != nil {
 			gpus[i] = gpuFrom(*d, &Reading{}, d.Unusable)
 			continue
 		}
-		s.reading.Store(d)
-		r, err := s.src.Read(ctx, i)
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("sweep abandoned at device %d of %d after %v: %w",
-				i+1, len(s.devices), s.now().Sub(start).Round(time.Millisecond), context.Cause(ctx))
+		usable++
+		c := s.calls[i]
+		if calls[i] == nil || !c.wait(ctx) {
+			if parent.Err() != nil {
+				return nil, fmt.Errorf("sweep abandoned at device %d of %d after %v: %w",
+					i+1, len(s.devices), s.now().Sub(start).Round(time.Millisecond), context.Cause(parent))
+			}
+			hung++
+			gpus[i] = s.hungGPU(d, c)
+			continue
 		}
-		if rerr := reinitErr(err, &r); rerr != nil {
+		s.calls[i] = nil
+		if rerr := reinitErr(c.err, &c.r); rerr != nil {
 			return nil, s.drop(d, rerr)
 		}
-		gpus[i] = gpuFrom(*d, &r, err)
+		gpus[i] = gpuFrom(*d, &c.r, c.err)
+	}
+	if err := parent.Err(); err != nil {
+		return nil, fmt.Errorf("sweep abandoned at device %d of %d after %v: %w", len(s.devices), len(s.devices),
+			s.now().Sub(start).Round(time.Millisecond), context.Cause(parent))
+	}
+	if usable > 0 && hung == usable {
+		return nil, fmt.Errorf("sweep abandoned: a call on each of the %d devices has not returned after %v: %w",
+			usable, s.now().Sub(start).Round(time.Millisecond), context.DeadlineExceeded)
 	}
 	var seq uint64 = 1
 	if s.prev != nil {
@@ -168,6 +188,114 @@ func (s *Sampler) sweep(ctx context.Context) (snap *Snapshot, err error) {
 	s.prev = snap
 	s.publish(snap)
 	return snap, nil
+}
+
+// list makes sure there is a device list: discovered when there is none,
+// refreshed otherwise. Neither runs while a Read is in flight: the Source
+// may not list under a call that has not returned. The caller holds s.own.
+func (s *Sampler) list(ctx context.Context) error {
+	busy := s.collect()
+	switch {
+	case s.devices == nil && busy > 0:
+		err := fmt.Errorf("waiting for %d hung device call(s) to return before listing the devices again", busy)
+		s.notReady.Store(&err)
+		return fmt.Errorf("%w: %w", ErrNotReady, err)
+	case s.devices == nil:
+		return s.discover(ctx)
+	case busy == 0:
+		return s.refresh(ctx)
+	}
+	return nil
+}
+
+// startReads starts a Read of every usable device that has none in flight,
+// and returns the calls it started by position (nil where none started).
+// The caller holds s.own.
+func (s *Sampler) startReads(ctx context.Context) []*readCall {
+	if len(s.calls) != len(s.devices) {
+		s.calls = make([]*readCall, len(s.devices))
+	}
+	started := make([]*readCall, len(s.devices))
+	for i := range s.devices {
+		if s.devices[i].Unusable != nil || s.calls[i] != nil {
+			continue
+		}
+		c := &readCall{done: make(chan struct{}), start: s.now()}
+		s.calls[i], started[i] = c, c
+		s.readers.Go(func() {
+			defer close(c.done)
+			c.r, c.err = s.src.Read(ctx, i)
+		})
+	}
+	return started
+}
+
+// collect forgets the calls that have returned since they were marked hung,
+// logging each, and returns how many are still in flight. The caller holds
+// s.own.
+func (s *Sampler) collect() int {
+	busy := 0
+	for i, c := range s.calls {
+		switch {
+		case c == nil:
+		case c.returned():
+			s.calls[i] = nil
+			if c.hung && i < len(s.devices) {
+				s.log.Info("hung gpu call returned; reading the device again", "uuid", s.devices[i].UUID,
+					"after", s.now().Sub(c.start).Round(time.Millisecond))
+			}
+		default:
+			busy++
+		}
+	}
+	return busy
+}
+
+// hungGPU is the entry of a device whose Read c has not returned; the first
+// time, it logs the hang. The caller holds s.own.
+func (s *Sampler) hungGPU(d *Device, c *readCall) GPU {
+	age := s.now().Sub(c.start).Round(time.Millisecond)
+	if !c.hung {
+		c.hung = true
+		s.log.Error("gpu call has not returned within the sweep deadline: the device is marked failed until it does; "+
+			"the other devices keep serving", "uuid", d.UUID, "index", d.Index, "deadline", s.timeout)
+	}
+	return GPU{Device: *d, Health: HealthFailed, Err: fmt.Errorf("gpu %s: %w: a call has not returned for %v", d.UUID, ErrHung, age)}
+}
+
+// readCall is one device's Read running in its own goroutine. r and err are
+// written before done is closed and read only after.
+type readCall struct {
+	done  chan struct{}
+	start time.Time
+	r     Reading
+	err   error
+	hung  bool // marked hung (and logged); only the sweeping goroutine touches it
+}
+
+// wait waits for the call until ctx ends; it reports whether the call
+// returned. A call that has returned wins over an ended ctx.
+func (c *readCall) wait(ctx context.Context) bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+	}
+	select {
+	case <-c.done:
+		return true
+	case <-ctx.Done():
+		return c.returned()
+	}
+}
+
+func (c *readCall) returned() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // discover lists the devices. The caller holds s.own.

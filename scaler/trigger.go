@@ -26,6 +26,9 @@ type Trigger struct {
 	Window time.Duration
 	// Selector picks the GPUs (`gpuUUIDs`, `gpuIndexes`, `gpuModel`).
 	Selector Selector
+	// OnMissing is what to do when a selected GPU is lost, failed or hung
+	// (`onMissing`, default by aggregation: see [MissingPolicy]).
+	OnMissing MissingPolicy
 }
 
 // Aggregation says how a trigger combines the values of the selected GPUs.
@@ -62,11 +65,12 @@ const (
 	keyGPUUUIDs         = "gpuUUIDs"
 	keyGPUIndexes       = "gpuIndexes"
 	keyGPUModel         = "gpuModel"
+	keyOnMissing        = "onMissing"
 )
 
 // triggerKeys lists the keys this scaler reads, in the order errors list them.
 var triggerKeys = [...]string{keyMetric, keyTarget, keyActivationTarget, keyAggregation,
-	keyWindow, keyGPUUUIDs, keyGPUIndexes, keyGPUModel}
+	keyWindow, keyGPUUUIDs, keyGPUIndexes, keyGPUModel, keyOnMissing}
 
 // kedaKeys are keys KEDA itself reads from an external trigger's metadata and
 // forwards to the scaler with everything else (pkg/scalers/external_scaler.go,
@@ -226,6 +230,15 @@ func (t *Trigger) set(key, v string) *MetadataError {
 		t.Selector.indexes = v
 	case keyGPUModel:
 		t.Selector.model = v
+	case keyOnMissing:
+		if v == "" {
+			return nil
+		}
+		p, ok := parseMissing(v)
+		if !ok {
+			return &MetadataError{Want: wantOnMissing}
+		}
+		t.OnMissing = p
 	}
 	return nil
 }

@@ -109,7 +109,7 @@ func TestParseTriggerInvalid(t *testing.T) {
 			t.Parallel()
 			_, err := ParseTrigger(tt.md)
 			var me *MetadataError
-			require.True(t, errors.As(err, &me), "want *MetadataError, got %v", err)
+			require.ErrorAs(t, err, &me)
 			assert.Equal(t, tt.key, me.Key)
 			assert.Equal(t, tt.missing, me.Missing)
 			assert.NotEmpty(t, me.Want)
@@ -139,7 +139,7 @@ func TestParseTriggerAuthKeys(t *testing.T) {
 			t.Parallel()
 			_, err := ParseTrigger(md(key, pem))
 			var me *MetadataError
-			require.True(t, errors.As(err, &me), "want *MetadataError, got %v", err)
+			require.ErrorAs(t, err, &me)
 			assert.Equal(t, key, me.Key)
 			assert.Contains(t, err.Error(), "TriggerAuthentication")
 			assert.NotContains(t, err.Error(), "MHcCAQEEIk3y0nly", "the value is not repeated")

@@ -4,6 +4,7 @@ package agent_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"strings"
 	"testing"
@@ -190,7 +191,7 @@ func TestStopEndsStreams(t *testing.T) {
 	_, err := s.Recv()
 	require.Error(t, err)
 	assert.NotErrorIs(t, err, context.Canceled)
-	if err != io.EOF {
+	if !errors.Is(err, io.EOF) {
 		t.Logf("stream ended with %v", err)
 	}
 }
@@ -225,6 +226,7 @@ func TestDecodeRejects(t *testing.T) {
 		"gpu count":      {{Devices: dev, Gpus: []*nodev1.GPUState{st(nil), st(nil)}}},
 		"missing values": {{Devices: dev, Gpus: []*nodev1.GPUState{st([]byte{1, 1}, 3)}}},
 		"later count":    {{Devices: dev, Gpus: []*nodev1.GPUState{st(nil)}}, {Gpus: nil}},
+		"health 256":     {{Devices: dev, Gpus: []*nodev1.GPUState{{Health: 256}}}},
 	} {
 		var dec agent.Decoder
 		var err error

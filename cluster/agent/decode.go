@@ -5,6 +5,7 @@ package agent
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/nvml-scaler/nvml-scaler/cluster/attribution"
@@ -115,7 +116,11 @@ func (d *Decoder) setDevices(m *nodev1.Snapshot) error {
 // does not know, is skipped (its value consumed); metrics the stream does not
 // carry stay absent.
 func (d *Decoder) decodeGPU(g *scaler.GPU, st *nodev1.GPUState) error {
-	g.Health = scaler.Health(st.GetHealth())
+	h := st.GetHealth()
+	if h > math.MaxUint8 {
+		return fmt.Errorf("health %d does not fit scaler.Health", h)
+	}
+	g.Health = scaler.Health(h)
 	if st.GetError() != "" {
 		g.Err = errors.New(st.GetError())
 	}

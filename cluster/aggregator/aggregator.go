@@ -111,10 +111,11 @@ type Config struct {
 type Aggregator struct {
 	pb.UnimplementedExternalScalerServer
 
-	cfg   Config
-	log   *slog.Logger
-	now   func() time.Time
-	works *workloads
+	cfg     Config
+	log     *slog.Logger
+	now     func() time.Time
+	works   *workloads
+	metrics *metrics
 
 	mu     sync.Mutex            // guards agents; held by discovery and reindex
 	agents map[string]*agentConn // by address
@@ -172,6 +173,7 @@ func New(cfg Config) (*Aggregator, error) {
 	}
 	a := &Aggregator{cfg: cfg, log: cfg.Logger, now: cfg.Now, works: works,
 		agents: map[string]*agentConn{}, stopping: make(chan struct{})}
+	a.metrics = newMetrics(a)
 	a.nodes.Store(&map[string][]*agentConn{})
 	ch := make(chan struct{})
 	a.updated.Store(&ch)
@@ -188,10 +190,11 @@ func (a *Aggregator) Register(gs grpc.ServiceRegistrar) {
 // ServerOptions returns the grpc.ServerOptions that Serve passes before
 // Config.GRPCOptions: the node server's limits (scaler.LimitOptions with
 // Config.RPCTimeout and Config.MaxRecvMsgSize): request and header sizes,
-// keepalive policy and a deadline on every unary call. Callers that run their
+// keepalive policy and a deadline on every unary call; and the interceptor
+// timing each call for [Aggregator.MetricsHandler]. Callers that run their
 // own grpc.Server and Register should pass them too.
 func (a *Aggregator) ServerOptions() []grpc.ServerOption {
-	return scaler.LimitOptions(a.cfg.RPCTimeout, a.cfg.MaxRecvMsgSize)
+	return append(scaler.LimitOptions(a.cfg.RPCTimeout, a.cfg.MaxRecvMsgSize), grpc.ChainUnaryInterceptor(a.metrics.unary))
 }
 
 // Run watches the Kubernetes objects, discovers agents and keeps a stream to

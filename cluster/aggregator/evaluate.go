@@ -46,6 +46,9 @@ func (a *Aggregator) evaluate(q *query) (float64, error) {
 	if len(sel.values) == 0 {
 		return 0, sel.noGPU(t)
 	}
+	if err := sel.missing(t); err != nil {
+		return 0, err
+	}
 	v, n := scaler.Combine(sel.values, t.Aggregation)
 	if n == 0 {
 		return 0, noValue(sel, t)
@@ -140,6 +143,34 @@ func (a *Aggregator) selectGPUs(q *query) (*selected, error) {
 		}
 	}
 	return sel, nil
+}
+
+// missing answers Unavailable, naming them, when t's onMissing policy is
+// fail and a selected GPU is not healthy (lost, failed, hung): a cluster sum
+// without it would under-report. nil otherwise.
+func (s *selected) missing(t *scaler.Trigger) error {
+	if t.OnMissing.For(t.Aggregation) != scaler.MissingFail {
+		return nil
+	}
+	var why []string
+	n := 0
+	for _, ref := range s.from {
+		g := ref.gpu()
+		if g.Health == scaler.HealthOK {
+			continue
+		}
+		n++
+		if len(why) < maxReasons {
+			why = append(why, scaler.MissingReason(g)+" on "+ref.v.node.Snapshot.Node)
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	if n > len(why) {
+		why = append(why, fmt.Sprintf("and %d more", n-len(why)))
+	}
+	return scaler.MissingGPUsError(t, len(s.from), why)
 }
 
 // pickView returns the freshest connected view among a node's agents, or nil

@@ -27,7 +27,7 @@ func (h *health) Check(_ context.Context, req *healthpb.HealthCheckRequest) (*he
 	case scaler.HealthLiveness:
 		return serving(true), nil
 	case "", scaler.HealthReadiness, "externalscaler.ExternalScaler":
-		return serving(h.a.works.synced.Load()), nil
+		return serving(h.a.Ready()), nil
 	}
 	return nil, status.Errorf(codes.NotFound, "unknown service %q: want %q, %q or \"\"", req.GetService(),
 		scaler.HealthLiveness, scaler.HealthReadiness)

@@ -112,3 +112,36 @@ func TestDedup(t *testing.T) {
 		assert.False(t, d.add(ref), "%v again", ref.pos)
 	}
 }
+
+// onMissing in the aggregator: with a sum (fail by default) a selected GPU
+// that is lost on its node fails the query naming it and the node; skip and
+// avg leave it out.
+func TestMissingPolicy(t *testing.T) {
+	t.Parallel()
+	gpu := func(uuid string, h scaler.Health, err error) scaler.GPU {
+		return scaler.GPU{Device: scaler.Device{UUID: uuid}, Health: h, Err: err}
+	}
+	snap := &scaler.Snapshot{Node: "n1", GPUs: []scaler.GPU{gpu("GPU-1", scaler.HealthOK, nil),
+		gpu("GPU-2", scaler.HealthLost, scaler.ErrGPULost)}}
+	v := &view{node: &agent.Node{Snapshot: snap}}
+	sel := &selected{what: "w", from: []gpuRef{{v, 0}, {v, 1}}}
+	for _, tt := range []struct {
+		agg    scaler.Aggregation
+		policy scaler.MissingPolicy
+		fail   bool
+	}{
+		{scaler.AggSum, scaler.MissingDefault, true},
+		{scaler.AggSum, scaler.MissingSkip, false},
+		{scaler.AggAvg, scaler.MissingDefault, false},
+		{scaler.AggMax, scaler.MissingFail, true},
+	} {
+		err := sel.missing(&scaler.Trigger{Metric: scaler.SMActive, Aggregation: tt.agg, OnMissing: tt.policy})
+		if !tt.fail {
+			assert.NoError(t, err)
+			continue
+		}
+		assert.Equal(t, codes.Unavailable, status.Code(err))
+		assert.Contains(t, err.Error(), "onMissing=fail: 1 of the 2 GPU(s)")
+		assert.Contains(t, err.Error(), "GPU-2 lost: gpu lost on n1")
+	}
+}

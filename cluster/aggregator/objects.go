@@ -22,7 +22,8 @@ var (
 	gvrScaledObjects = schema.GroupVersionResource{Group: "keda.sh", Version: "v1alpha1", Resource: "scaledobjects"}
 )
 
-// GPUResourcePrefix: a pod that requests a resource under it expects GPUs.
+// GPUResourcePrefix is the resource-name prefix under which a pod that
+// requests a resource expects GPUs.
 const GPUResourcePrefix = "nvidia.com/"
 
 // object is what the informers keep of each Kubernetes object: a few fields,

@@ -10,7 +10,7 @@ import (
 	"github.com/nvml-scaler/nvml-scaler/engine"
 )
 
-// ErrAbsent: a target has no usable reading — not scraped yet, its newest
+// ErrAbsent means a target has no usable reading — not scraped yet, its newest
 // scrape failed (the wrapped error says how), or its readings are stale.
 var ErrAbsent = errors.New("engine target absent")
 

@@ -6,8 +6,10 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"sync"
 	"time"
 
@@ -23,6 +25,7 @@ import (
 // aggregateFlags configure the cluster aggregator.
 type aggregateFlags struct {
 	listen              string
+	httpListen          string
 	agentsService       string
 	agentsPort          int
 	agentsPortName      string
@@ -65,6 +68,7 @@ agents require one).`,
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&f.listen, "listen", ":6000", "gRPC address (host:port) KEDA connects to")
+	fs.StringVar(&f.httpListen, "http-listen", "", "HTTP address (host:port) for /healthz, /readyz and /metrics, plaintext (the kubelet's probes, Prometheus), e.g. :8080 as the chart passes; empty: off")
 	fs.StringVar(&f.agentsService, "agents-service", "", "DNS name of the agents' headless Service, e.g. nvml-scaler-peers.nvml-scaler.svc")
 	fs.IntVar(&f.agentsPort, "agents-port", 6001, "the agents' node-API port; 0 looks it up in SRV records by --agents-port-name")
 	fs.StringVar(&f.agentsPortName, "agents-port-name", "node-api", "the Service port name for SRV lookups")
@@ -83,6 +87,11 @@ agents require one).`,
 func (f *aggregateFlags) validate() error {
 	if _, _, err := net.SplitHostPort(f.listen); err != nil {
 		return usageErrorf("--listen %q: want host:port, e.g. :6000 or 127.0.0.1:0", f.listen)
+	}
+	if f.httpListen != "" {
+		if _, _, err := net.SplitHostPort(f.httpListen); err != nil {
+			return usageErrorf("--http-listen %q: want host:port, e.g. :8080, or empty for none", f.httpListen)
+		}
 	}
 	if len(f.agents) == 0 && f.agentsService == "" {
 		return usageErrorf("no agents: give --agents-service (the agents' headless Service) or --agents")
@@ -129,7 +138,13 @@ func runAggregate(ctx context.Context, d *deps, f *aggregateFlags) error {
 	if err != nil {
 		return fmt.Errorf("--listen: %w", err)
 	}
-	log.Info("aggregator starting", "listen", lis.Addr().String(), "agents_service", f.agentsService,
+	var hlis net.Listener
+	if f.httpListen != "" {
+		if hlis, err = (&net.ListenConfig{}).Listen(ctx, "tcp", f.httpListen); err != nil {
+			return errors.Join(fmt.Errorf("--http-listen: %w", err), lis.Close())
+		}
+	}
+	log.Info("aggregator starting", "listen", lis.Addr().String(), "http_listen", addrOf(hlis), "agents_service", f.agentsService,
 		"agents", f.agents, "namespace", f.namespace, "tls", tlsMode(f.tls), "agents_tls", agentsTLSMode(f.agentsTLS))
 	if tlso.server == nil {
 		log.Warn(plaintextWarning)
@@ -145,7 +160,55 @@ func runAggregate(ctx context.Context, d *deps, f *aggregateFlags) error {
 			wg.Go(func() { r.Run(ctx) })
 		}
 	}
-	return agg.Serve(ctx, lis)
+	if hlis == nil {
+		return agg.Serve(ctx, lis)
+	}
+	if d.onListen != nil {
+		d.onListen(lis.Addr().String(), hlis.Addr().String())
+	}
+	var httpErr error
+	wg.Go(func() {
+		if httpErr = serveHTTP(ctx, hlis, aggregateMux(agg), defaultHTTPLimits, log); httpErr != nil {
+			cancel() // the HTTP listener failed: stop gRPC too
+		}
+	})
+	err = agg.Serve(ctx, lis)
+	cancel()
+	wg.Wait()
+	return errors.Join(err, httpErr)
+}
+
+// aggregateMux serves aggregate's HTTP endpoints, as serve's:
+//
+//   - /healthz: 200 while the process answers (liveness).
+//   - /readyz: 200 once every informer has listed, else 503 (readiness;
+//     an unreachable agent does not make the aggregator unready).
+//   - /metrics: the aggregator's Prometheus registry.
+func aggregateMux(agg *aggregator.Aggregator) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", agg.MetricsHandler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if !agg.Ready() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "not ready: the Kubernetes cache has not synced (are the KEDA CRDs installed and the RBAC granted?)")
+			return
+		}
+		fmt.Fprintln(w, "ready: the Kubernetes cache has synced")
+	})
+	return mux
+}
+
+// addrOf is l's address, or "" for none.
+func addrOf(l net.Listener) string {
+	if l == nil {
+		return ""
+	}
+	return l.Addr().String()
 }
 
 // kubeClient builds a dynamic client from a kubeconfig file, or from the pod's

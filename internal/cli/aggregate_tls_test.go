@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"io"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -93,7 +92,7 @@ func parseAggregateTLS(t *testing.T, args ...string) *aggregateTLS {
 	require.NoError(t, fs.Parse(args))
 	require.NoError(t, f.tls.validate())
 	require.NoError(t, f.agentsTLS.validate())
-	tlso, err := f.tlsOptions(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	tlso, err := f.tlsOptions(slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	return tlso
 }

@@ -107,15 +107,19 @@ func TestRecordNoNVML(t *testing.T) {
 
 // TestProbeFakeNVMLDriverShapes probes the shapes real drivers and nodes
 // have: a 535.54-like library with 32-byte _v3 entries and seven processes
-// (the PIDs are right), a GPU the cgroup denies among three (the others are
-// listed, the bad one named with its reason), and a driver before R450 (no
-// MIG functions).
+// (the PIDs are right), a GPU the cgroup denies among three and one lost
+// before start (the others are listed, the bad one named with its reason),
+// a sparse MIG layout with a broken slot, and a driver before R450 (no MIG
+// functions).
 func TestProbeFakeNVMLDriverShapes(t *testing.T) {
 	t.Parallel()
 	many, err := fakenvml.SyntheticProcesses(loadRecording(t, twoTenantsRecording), 7)
 	require.NoError(t, err)
 	three, err := fakenvml.Replicate(loadRecording(t, rampRecording), 3)
 	require.NoError(t, err)
+	sparse := fakenvml.SyntheticMIG(loadRecording(t, rampRecording))
+	sparse.Devices[0].MIGDevices[0].Index = 1
+	sparse.Devices[0].MIGDevices[1].Index = 4
 	for _, tt := range []struct {
 		name  string
 		rec   *recording.Recording
@@ -142,6 +146,29 @@ func TestProbeFakeNVMLDriverShapes(t *testing.T) {
 			assert.Contains(t, rep.GPUs[1].Error, "Insufficient Permissions")
 			assert.Contains(t, table, "failed: GPU 1: open: nvmlDeviceGetHandleByIndex_v2: Insufficient Permissions")
 		}},
+		{"GPU lost before start", three, 0, []fakenvml.Option{fakenvml.LostGPU(1, 0)}, func(t *testing.T, rep probeReport, table string) {
+			require.Len(t, rep.GPUs, 3)
+			assert.Equal(t, "ok", rep.GPUs[0].Health)
+			assert.Equal(t, "lost", rep.GPUs[1].Health)
+			assert.Contains(t, rep.GPUs[1].Error, "GPU is lost")
+			assert.Equal(t, "ok", rep.GPUs[2].Health)
+			assert.Contains(t, table, "lost: GPU 1: open")
+		}},
+		{"sparse MIG", sparse, 0, []fakenvml.Option{fakenvml.FailMIGSlot(0, 0, 2, 0, 0), fakenvml.FailMIGSlot(0, 2, 4, 0, 0)},
+			func(t *testing.T, rep probeReport, table string) {
+				require.Len(t, rep.GPUs, 4)
+				for i, slot := range []int{1, 2, 4} {
+					g := rep.GPUs[i+1]
+					require.NotNil(t, g.MIGIndex)
+					assert.Equal(t, slot, *g.MIGIndex)
+				}
+				assert.Equal(t, "ok", rep.GPUs[1].Health)
+				assert.NotNil(t, rep.GPUs[1].SMActivePercent, "GPM per MIG slice")
+				assert.Equal(t, "failed", rep.GPUs[2].Health)
+				assert.Contains(t, rep.GPUs[2].Error, "MIG slot 2: nvmlDeviceGetMigDeviceHandleByIndex: Insufficient Permissions")
+				assert.Equal(t, "ok", rep.GPUs[3].Health)
+				assert.Contains(t, table, "0 (MIG 4)")
+			}},
 		{"pre-R450", loadRecording(t, rampRecording), 0, []fakenvml.Option{fakenvml.WithVariant(fakenvml.PreR450)},
 			func(t *testing.T, rep probeReport, _ string) {
 				require.Len(t, rep.GPUs, 1)
@@ -152,7 +179,9 @@ func TestProbeFakeNVMLDriverShapes(t *testing.T) {
 			t.Parallel()
 			f := fakenvml.New(t, tt.rec, tt.opts...)
 			f.SetStep(tt.step)
-			args := []string{"probe", "--nvml-lib", f.LibPath, "--interval", "100ms"}
+			// 500 ms: the sweep deadline, which listing three GPUs must meet
+			// on a loaded test machine too.
+			args := []string{"probe", "--nvml-lib", f.LibPath, "--interval", "500ms"}
 			r := run(context.Background(), t, append(args, "-o", "json"))
 			require.Equal(t, ExitOK, r.code, r.stderr)
 			var rep probeReport

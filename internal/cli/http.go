@@ -35,8 +35,9 @@ var defaultHTTPLimits = httpLimits{readHeader: 5 * time.Second, read: 10 * time.
 
 // healthMux serves serve's HTTP endpoints:
 //
-//   - /healthz: 200 while the process answers (the liveness probe; a node
-//     without a driver is not ready, but restarting it would not help).
+//   - /healthz: 200 while the process answers and has been without fresh
+//     data for at most --liveness-not-ready-limit (the liveness probe), else
+//     503 with the reason, so the kubelet recreates the container.
 //   - /readyz: 200 while the sampler has a fresh snapshot, else 503 with the
 //     reason (no sweep yet, NVML not loaded or being re-initialised, stale
 //     data).
@@ -48,6 +49,11 @@ func healthMux(s *scaler.Sampler, now func() time.Time, metrics http.Handler) *h
 	mux.Handle("GET /metrics", metrics)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if err := s.Live(); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, err)
+			return
+		}
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {

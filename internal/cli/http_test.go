@@ -5,6 +5,7 @@ package cli
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -35,8 +36,8 @@ func TestServeHTTPLimits(t *testing.T) {
 		_ = c.SetReadDeadline(time.Now().Add(d))
 		for {
 			if _, err := c.Read(make([]byte, 512)); err != nil {
-				ne, ok := err.(net.Error)
-				return !ok || !ne.Timeout()
+				var ne net.Error
+				return !errors.As(err, &ne) || !ne.Timeout()
 			}
 		}
 	}
@@ -48,6 +49,7 @@ func TestServeHTTPLimits(t *testing.T) {
 	resp, err := http.ReadResponse(bufio.NewReader(idle), nil)
 	require.NoError(t, err)
 	require.Equal(t, 200, resp.StatusCode)
+	require.NoError(t, resp.Body.Close())
 	assert.True(t, closedWithin(idle, 5*time.Second), "idle keep-alive connection closed")
 
 	slow, err := net.Dial("tcp", lis.Addr().String())
@@ -57,12 +59,10 @@ func TestServeHTTPLimits(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, closedWithin(slow, 5*time.Second), "unfinished headers closed")
 
-	var held []net.Conn
-	for range 2 {
+	for range 2 { // held open until the test ends
 		c, err := net.Dial("tcp", lis.Addr().String())
 		require.NoError(t, err)
 		defer c.Close()
-		held = append(held, c)
 	}
 	require.Eventually(t, func() bool {
 		c, err := net.Dial("tcp", lis.Addr().String())

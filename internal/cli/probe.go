@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,6 +20,7 @@ type probeFlags struct {
 	output   string
 	watch    bool
 	source   sourceFlags
+	engines  probeEngines
 }
 
 func newProbeCmd(d *deps) *cobra.Command {
@@ -47,6 +49,9 @@ Without NVML it fails, listing the paths tried and what to check.`,
 			if err := f.source.validate(cmd.Flags()); err != nil {
 				return err
 			}
+			if err := f.engines.validate(); err != nil {
+				return err
+			}
 			if f.watch && f.output != "table" {
 				return usageErrorf("--watch draws a table: drop -o %s, or drop --watch", f.output)
 			}
@@ -58,6 +63,7 @@ Without NVML it fails, listing the paths tried and what to check.`,
 	newEnum(fs, &f.output, "output", "o", "table", "output format", "table", "json", "yaml")
 	fs.BoolVarP(&f.watch, "watch", "w", false, "redraw every --interval until interrupted")
 	f.source.register(fs)
+	f.engines.register(fs)
 	return cmd
 }
 
@@ -73,7 +79,7 @@ type prober struct {
 }
 
 func newProber(d *deps, f *probeFlags) (*prober, error) {
-	src, desc, err := f.source.open(d, slog.New(slog.DiscardHandler))
+	src, desc, err := f.source.open(d, slog.New(slog.DiscardHandler), f.interval)
 	if err != nil {
 		return nil, err
 	}
@@ -113,6 +119,7 @@ func runProbe(ctx context.Context, d *deps, f *probeFlags) error {
 	if _, err := p.sweep(ctx); err != nil {
 		return err
 	}
+	f.engines.scrape(ctx, d.now(), f.interval)
 	if !d.sleep(ctx, f.interval) {
 		return context.Cause(ctx)
 	}
@@ -120,13 +127,18 @@ func runProbe(ctx context.Context, d *deps, f *probeFlags) error {
 	if err != nil {
 		return err
 	}
-	return writeReport(d.stdout, f.output, p.report(snap))
+	f.engines.scrape(ctx, d.now(), f.interval)
+	r := p.report(snap)
+	r.Engines = f.engines.report()
+	return writeReport(d.stdout, f.output, r)
 }
 
 // teeSource passes a Source through and keeps each device's latest Reading.
-// Only the goroutine calling Sweep touches it.
+// The Sampler reads devices concurrently, so last is guarded by mu; the
+// report reads it after Sweep returns.
 type teeSource struct {
 	scaler.Source
+	mu   sync.Mutex
 	last []scaler.Reading // by device position; zero after a failed Read
 }
 
@@ -141,9 +153,21 @@ func (t *teeSource) Refresh(ctx context.Context) ([]scaler.Device, bool, error) 
 
 func (t *teeSource) Read(ctx context.Context, dev int) (scaler.Reading, error) {
 	r, err := t.Source.Read(ctx, dev)
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	for len(t.last) <= dev {
 		t.last = append(t.last, scaler.Reading{})
 	}
 	t.last[dev] = r
 	return r, err
+}
+
+// reading returns the latest Reading of position dev (zero when none).
+func (t *teeSource) reading(dev int) scaler.Reading {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if dev < len(t.last) {
+		return t.last[dev]
+	}
+	return scaler.Reading{}
 }

@@ -22,6 +22,8 @@ type probeReport struct {
 	// Replay is the recording position, with --replay only.
 	Replay *replayPosition `json:"replay,omitempty"`
 	GPUs   []probeGPU      `json:"gpus"`
+	// Engines lists the --engine-target endpoints, when given.
+	Engines []probeEngine `json:"engines,omitempty"`
 }
 
 type replayPosition struct {
@@ -66,10 +68,7 @@ func (p *prober) report(snap *scaler.Snapshot) probeReport {
 		r.Replay = &replayPosition{OffsetSeconds: math.Round(p.replay.Offset().Seconds()*1000) / 1000, Phase: p.replay.Phase()}
 	}
 	for i := range snap.GPUs {
-		var raw scaler.Reading
-		if i < len(p.tee.last) {
-			raw = p.tee.last[i]
-		}
+		raw := p.tee.reading(i)
 		r.GPUs = append(r.GPUs, gpuReport(&snap.GPUs[i], &raw))
 	}
 	return r
@@ -143,7 +142,10 @@ func writeReport(w io.Writer, format string, r probeReport) error {
 		_, err = w.Write(b)
 		return err
 	}
-	return writeTable(w, r)
+	if err := writeTable(w, r); err != nil {
+		return err
+	}
+	return writeEngines(w, r.Engines)
 }
 
 // writeTable prints a header line and one row per device.

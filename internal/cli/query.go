@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nvml-scaler/nvml-scaler/scaler"
+	"github.com/nvml-scaler/nvml-scaler/scaler/enginetrigger"
 )
 
 type queryFlags struct {
@@ -137,6 +138,9 @@ func (f *queryFlags) trigger() (pickedTrigger, scaler.Trigger, error) {
 			return t, scaler.Trigger{}, usageErrorf("trigger metadata %q: KEDA reads it from the workload's environment, which query cannot see: pass the value with --metadata %s=…",
 				k, strings.TrimSuffix(k, "FromEnv"))
 		}
+	}
+	if enginetrigger.Serves(t.Metadata) {
+		return engineQueryTrigger(t)
 	}
 	parsed, err := scaler.ParseTrigger(t.Metadata)
 	if err != nil {

@@ -37,6 +37,7 @@ type queryJSON struct {
 	DesiredReplicas   map[string]int32  `json:"desiredReplicas,omitempty"`
 	DefaultMetricType string            `json:"defaultMetricType"`
 	TriggerMetricType string            `json:"triggerMetricType,omitempty"`
+	OnMissing         string            `json:"onMissing,omitempty"` // which policy applied, e.g. "fail (default for sum)"
 	Error             string            `json:"error,omitempty"`
 }
 
@@ -44,7 +45,7 @@ func (p *queryPrinter) json(r roundResult, withTime bool) error {
 	q := p.q
 	j := queryJSON{Address: q.f.address, Name: q.ref.Name, Namespace: q.ref.Namespace, Metadata: q.ref.ScalerMetadata,
 		CurrentReplicas: q.f.currentReplicas, ReadyPods: q.hpa().ready, Tolerance: q.f.tolerance, DefaultMetricType: string(scaler.TargetAverageValue),
-		TriggerMetricType: q.picked.MetricType}
+		TriggerMetricType: q.picked.MetricType, OnMissing: q.trigger.DescribeOnMissing()}
 	if withTime {
 		j.Time = q.d.now().Format("15:04:05")
 	}
@@ -79,6 +80,7 @@ func (p *queryPrinter) single(r roundResult) error {
 	fmt.Fprintf(tw, "scaler\t%s\n", q.f.address)
 	fmt.Fprintf(tw, "metadata\t%s\n", formatMetadata(q.ref.ScalerMetadata))
 	fmt.Fprintf(tw, "metric\t%s, target %s\n", r.metricName, ftoa(r.target))
+	fmt.Fprintf(tw, "onMissing\t%s: a lost, failed or hung selected GPU %s\n", q.trigger.DescribeOnMissing(), missingEffect(&q.trigger))
 	fmt.Fprintf(tw, "value\t%.2f\n", r.value)
 	fmt.Fprintf(tw, "active\t%t (value above activationTargetValue %s)\n", r.active, ftoa(q.trigger.ActivationTarget))
 	m := q.hpa()
@@ -158,3 +160,11 @@ func (p *queryPrinter) line(r roundResult) error {
 
 // ftoa formats a float without trailing zeros.
 func ftoa(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+// missingEffect says what the trigger's onMissing policy does.
+func missingEffect(t *scaler.Trigger) string {
+	if t.OnMissing.For(t.Aggregation) == scaler.MissingFail {
+		return "makes the answer Unavailable"
+	}
+	return "is left out"
+}

@@ -46,7 +46,7 @@ SIGINT ends the recording early and still writes what was recorded.`,
 	}
 	fs := cmd.Flags()
 	newDuration(fs, &f.duration, "duration", time.Minute, "how long to record")
-	newDuration(fs, &f.interval, "interval", 100*time.Millisecond, "time between samples, at least 10ms")
+	newDuration(fs, &f.interval, "interval", 100*time.Millisecond, "time between samples, at least 100ms (GPM metrics are not valid over shorter gaps)")
 	fs.StringVarP(&f.output, "output", "o", "", "file to write (- for stdout); required")
 	fs.StringVar(&f.nvmlLib, "nvml-lib", "", "load NVML from exactly this file (default: the loader's search, then the usual driver directories)")
 	fs.StringVar(&f.description, "description", "", "what ran on the GPUs while recording, stored in the file")
@@ -61,7 +61,7 @@ func (f *recordFlags) validate() error {
 	case f.duration < 0:
 		return usageErrorf("--duration %v: want 0 or more (0 takes one sample)", f.duration)
 	}
-	return checkMinDuration("interval", f.interval, 10*time.Millisecond)
+	return checkMinDuration("interval", f.interval, nvml.GPMMinInterval)
 }
 
 func runRecord(ctx context.Context, d *deps, f *recordFlags) (err error) {

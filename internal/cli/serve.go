@@ -20,6 +20,7 @@ import (
 type serveFlags struct {
 	listen, httpListen string
 	interval           time.Duration
+	notReadyLimit      time.Duration
 	nodeName           string
 	perGPUMetrics      bool
 	reflection         bool
@@ -27,6 +28,7 @@ type serveFlags struct {
 	source             sourceFlags
 	tls                serveTLSFlags
 	nodeAPI            nodeAPIFlags
+	engine             engineFlags
 }
 
 func newServeCmd(d *deps) *cobra.Command {
@@ -65,6 +67,8 @@ signal.`,
 	fs.StringVar(&f.listen, "listen", ":6000", "gRPC address (host:port) KEDA connects to")
 	fs.StringVar(&f.httpListen, "http-listen", ":8080", "HTTP address (host:port) for /healthz, /readyz and /metrics")
 	newDuration(fs, &f.interval, "interval", scaler.DefaultInterval, "time between sweeps of every GPU, at least 100ms")
+	newDuration(fs, &f.notReadyLimit, "liveness-not-ready-limit", scaler.DefaultNotReadyLimit,
+		"how long without fresh GPU data before liveness fails and the kubelet recreates the container (0: never)")
 	fs.StringVar(&f.nodeName, "node-name", "", "node name reported in snapshots (default: $NODE_NAME, else the host name)")
 	fs.BoolVar(&f.perGPUMetrics, "per-gpu-metrics", false, "also export each GPU's catalogue metrics on /metrics (nvml_scaler_gpu_*{uuid,index,model})")
 	fs.BoolVar(&f.reflection, "grpc-reflection", false, "register the gRPC reflection service (for grpcurl); it describes the API to any caller")
@@ -72,12 +76,16 @@ signal.`,
 	f.source.register(fs)
 	f.tls.register(fs)
 	f.nodeAPI.register(fs)
+	f.engine.register(fs)
 	return cmd
 }
 
 func (f *serveFlags) validate(cmd *cobra.Command) error {
 	if err := checkMinDuration("interval", f.interval, scaler.MinInterval); err != nil {
 		return err
+	}
+	if f.notReadyLimit < 0 {
+		return usageErrorf("--liveness-not-ready-limit %v: want 0 (never) or a positive duration such as 10m", f.notReadyLimit)
 	}
 	for _, l := range [...]struct{ name, addr string }{{"listen", f.listen}, {"http-listen", f.httpListen}} {
 		if err := checkListenAddr(l.name, l.addr, ":6000"); err != nil {
@@ -88,6 +96,9 @@ func (f *serveFlags) validate(cmd *cobra.Command) error {
 		return err
 	}
 	if err := f.nodeAPI.validate(); err != nil {
+		return err
+	}
+	if err := f.engine.validate(); err != nil {
 		return err
 	}
 	return f.source.validate(cmd.Flags())
@@ -130,18 +141,23 @@ func runServe(ctx context.Context, d *deps, f *serveFlags) error {
 	}
 	m := metrics.New(metrics.Options{PerGPU: f.perGPUMetrics, Now: d.now})
 	f.source.onNVMLError = m.NVMLError
-	src, desc, err := f.source.open(d, log)
+	src, desc, err := f.source.open(d, log, f.interval)
 	if err != nil {
 		return err
 	}
 	sampler, err := scaler.NewSampler(scaler.SamplerConfig{Source: src, Node: node, Interval: f.interval,
-		Logger: log, Now: d.now, OnSweep: m.ObserveSweep})
+		Logger: log, Now: d.now, OnSweep: m.ObserveSweep, NotReadyLimit: f.notReadyLimit})
 	if err != nil {
 		return errors.Join(err, src.Close())
 	}
 	m.WatchSampler(sampler)
+	eng, err := openEngine(&f.engine, f.interval, log, d.now, m)
+	if err != nil {
+		return errors.Join(err, sampler.Close())
+	}
 	srv, err := scaler.NewServer(scaler.ServerConfig{Sampler: sampler, Logger: log,
-		GRPCOptions: append(grpcCreds(tlsr), m.ServerOptions()...), Reflection: f.reflection})
+		GRPCOptions: append(countedCreds(tlsr, m), m.ServerOptions()...), Reflection: f.reflection,
+		Limits: scaler.Limits{OnRefused: m.CallRefused}, OnConnRefused: m.ConnRefused, Engines: eng.metrics()})
 	if err != nil {
 		return errors.Join(err, sampler.Close())
 	}
@@ -171,6 +187,9 @@ func runServe(ctx context.Context, d *deps, f *serveFlags) error {
 	g.Go(func() error { return srv.Serve(ctx, glis) })
 	if napi != nil {
 		g.Go(func() error { return napi.run(ctx, grpcCreds(tlsr)...) })
+	}
+	if eng != nil {
+		g.Go(func() error { return eng.run(ctx) })
 	}
 	g.Go(func() error {
 		return serveHTTP(ctx, hlis, healthMux(sampler, d.now, m.Handler()), defaultHTTPLimits, log)

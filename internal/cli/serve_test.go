@@ -98,6 +98,7 @@ func TestServeQuery(t *testing.T) {
 			"ScaledObject  default/query\n",
 			"metadata      aggregation=sum metric=sm_active_percent targetValue=60\n",
 			"metric        nvml-sm-active-percent-sum, target 60\n",
+			"onMissing     fail (default for sum): a lost, failed or hung selected GPU makes the answer Unavailable\n",
 			"desired replicas from 1 current, 1 ready (HPA tolerance 0.1; before min/maxReplicaCount and behavior):\n",
 			"  metricType AverageValue  ",
 			"  KEDA's default: ceil(value / target)\n",
@@ -121,6 +122,7 @@ func TestServeQuery(t *testing.T) {
 		assert.Equal(t, "vllm", j.Name)
 		assert.Equal(t, "ml", j.Namespace)
 		assert.Equal(t, "AverageValue", j.DefaultMetricType)
+		assert.Equal(t, "fail (default for sum)", j.OnMissing)
 		assert.Contains(t, j.DesiredReplicas, "AverageValue")
 		assert.Contains(t, j.DesiredReplicas, "Value")
 	})

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
+	"github.com/nvml-scaler/nvml-scaler/internal/metrics"
 	"github.com/nvml-scaler/nvml-scaler/internal/tlsreload"
 )
 
@@ -50,10 +51,20 @@ func (f *serveTLSFlags) reloader(log *slog.Logger) (*tlsreload.Reloader, error) 
 		Interval: f.reload, Logger: log})
 }
 
-// grpcCreds returns the server option for r's configuration; none for plaintext.
+// grpcCreds returns the server option for r's configuration; none for
+// plaintext.
 func grpcCreds(r *tlsreload.Reloader) []grpc.ServerOption {
+	return countedCreds(r, nil)
+}
+
+// countedCreds is grpcCreds with m counting failed handshakes (nil m: none).
+func countedCreds(r *tlsreload.Reloader, m *metrics.Metrics) []grpc.ServerOption {
 	if r == nil {
 		return nil
 	}
-	return []grpc.ServerOption{grpc.Creds(credentials.NewTLS(r.ServerConfig()))}
+	creds := credentials.NewTLS(r.ServerConfig())
+	if m != nil {
+		creds = m.CountHandshakes(creds)
+	}
+	return []grpc.ServerOption{grpc.Creds(creds)}
 }

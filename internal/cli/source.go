@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -49,8 +50,9 @@ func (f *sourceFlags) validate(fs *pflag.FlagSet) error {
 	return nil
 }
 
-// open returns the Source the flags name and a one-line description of it.
-func (f *sourceFlags) open(d *deps, log *slog.Logger) (scaler.Source, string, error) {
+// open returns the Source the flags name and a one-line description of it;
+// interval is the sweep interval it will be read at.
+func (f *sourceFlags) open(d *deps, log *slog.Logger, interval time.Duration) (scaler.Source, string, error) {
 	if f.replay != "" {
 		src, err := replay.Load(f.replay, replay.Options{Speed: f.replaySpeed, Loop: f.replayLoop, Now: d.now})
 		if err != nil {
@@ -66,5 +68,6 @@ func (f *sourceFlags) open(d *deps, log *slog.Logger) (scaler.Source, string, er
 	if f.nvmlLib != "" {
 		desc = "nvml " + f.nvmlLib
 	}
-	return nvmlsource.New(nvmlsource.Options{LibraryPath: f.nvmlLib, Logger: log, OnError: f.onNVMLError}), desc, nil
+	return nvmlsource.New(nvmlsource.Options{LibraryPath: f.nvmlLib, Logger: log, OnError: f.onNVMLError,
+		GPMMaxGap: scaler.StaleIntervals * interval}), desc, nil
 }

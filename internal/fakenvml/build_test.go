@@ -55,8 +55,8 @@ func TestSymbols(t *testing.T) {
 	t.Parallel()
 	modern, old := Symbols(Modern), Symbols(OldDriver)
 	r535, pre450 := Symbols(R535), Symbols(PreR450)
-	if len(modern) != 44 || len(r535) != 43 || len(old) != 28 || len(pre450) != 23 {
-		t.Errorf("Symbols: %d modern, %d r535, %d old, %d pre-r450; want 44, 43, 28 and 23",
+	if len(modern) != 47 || len(r535) != 45 || len(old) != 28 || len(pre450) != 23 {
+		t.Errorf("Symbols: %d modern, %d r535, %d old, %d pre-r450; want 47, 45, 28 and 23",
 			len(modern), len(r535), len(old), len(pre450))
 	}
 	if slices.Contains(r535, "nvmlDeviceGetRunningProcessDetailList") ||

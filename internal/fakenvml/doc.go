@@ -14,7 +14,13 @@
 // [New] gives each test its own copy of the library (so dlopen gives it its
 // own NVML state), its script and its step control, in t.TempDir(). The
 // library is compiled once per process and variant ([Build]) and cached on
-// disk by a hash of the compiler, flags and sources.
+// disk by a hash of the compiler, flags and sources. The variants imitate
+// driver generations: [Modern] (580), [R535] (32-byte _v3 process entries),
+// [OldDriver] (unversioned names, no GPM) and [PreR450] (no MIG functions).
+//
+// Faults are options: [Fail], [LostGPU], [DenyGPU] (a GPU the cgroup denies),
+// [FailMIGSlot], [MIGLifetime] (mig-manager reconfiguring), [NaN], [Churn],
+// [Block], [Hold] and [HoldGPU] (one hung GPU), [Mismatch], [Clock].
 //
 // # What the fake answers
 //
@@ -34,9 +40,11 @@
 //     recorded v1.
 //   - nvmlDeviceGetTemperature knows sensor 0 only (others: 2);
 //     nvmlDeviceGetClockInfo knows the SM clock (1) only (others: 3).
-//   - On a MIG device handle only name, UUID, memory, processes,
-//     architecture and compute capability answer; the rest return 3, as
-//     NVML does for utilization.
+//   - On a MIG device handle only name, UUID, index (its slot), GPU
+//     instance id, memory, processes, architecture and compute capability
+//     answer; the rest return 3, as NVML does for utilization. GPM of a GPU
+//     instance (nvmlGpmMigSampleGet) answers the parent GPU's recorded
+//     values: no recording has MIG.
 //   - nvmlGpmMetricsGet answers, for each requested metric, sample2's
 //     recorded value (the recording stores each interval's metrics with
 //     the sample that ends it); a metric the step lacks returns 3 in its
@@ -56,22 +64,10 @@
 // nvmlInit* from $FAKE_NVML_SCRIPT or, by default, fakenvml.script next to
 // the library (located with dladdr). A missing or bad script makes nvmlInit*
 // return NVML_ERROR_UNKNOWN (999) after printing "fakenvml: FILE:LINE:
-// problem" to stderr. The full grammar is at the top of
-// testdata/fakenvml/script.c; in short:
-//
-//	fakenvml 1                                  first line
-//	devices <n> / steps <n> / dev <i> migs <m>  layout, before the samples
-//	clock <speed>                               optional: steps follow wall time
-//	system driver|nvml|cuda|count <ret> <value>
-//	errstr <code> <str> / errpath index|uuid|mig <ret>
-//	dev <i> name|uuid|pci|arch|cc|mem1|powerlimit|migmode|maxmig|gpm <ret> <values…>
-//	mig <i> <k> <index> <uuidRet> <uuid> <nameRet> <name>
-//	offset <step> <ns>
-//	s <step> <i> util|mem|power|temp|smclock|procs <ret> <values…>
-//	s <step> <i> gpm <n> {<id> <ret> <value>}…
-//	ms <step> <i> <k> mem|procs <ret> <values…>
-//	fail <symbol> <ret> [<from> [<to>]] / lost <i> <from> / nan <i> <id> [<from>]
-//	churn <n> / block <symbol> <ms> / blockfile <symbol> <path> <maxms> / mismatch <from>
+// problem" to stderr. The grammar — one directive per line: the layout,
+// static answers per device and MIG device, one line per sample and field,
+// then the faults — is written once, at the top of
+// testdata/fakenvml/script.c, next to the code that reads it.
 //
 // Strings are single tokens: "-" is empty and %XX escapes a byte. Values
 // after a nonzero <ret> are present and ignored. Anything the script does

@@ -105,9 +105,16 @@ func newFake(t testing.TB, dir, lib string, script []byte, cfg *config) (*Fake, 
 		return nil, err
 	}
 	t.Cleanup(func() { f.ctl.Close() })
+	names := make([]string, 0, len(cfg.holds)+len(cfg.gpuHolds))
 	for _, h := range cfg.holds {
-		f.holds[h.symbol] = true
-		if err := os.WriteFile(filepath.Join(dir, holdFile(h.symbol)), nil, 0o644); err != nil {
+		names = append(names, h.symbol)
+	}
+	for _, h := range cfg.gpuHolds {
+		names = append(names, GPUHoldName(h.device))
+	}
+	for _, name := range names {
+		f.holds[name] = true
+		if err := os.WriteFile(filepath.Join(dir, holdFile(name)), nil, 0o644); err != nil {
 			return nil, err
 		}
 	}
@@ -127,7 +134,8 @@ func (f *Fake) SetStep(n uint64) {
 	}
 }
 
-// Release lets the calls to symbol held by [Hold] return, now and later.
+// Release lets the calls to symbol held by [Hold] return, now and later; for
+// a GPU held by [HoldGPU], symbol is [GPUHoldName] of its index.
 func (f *Fake) Release(symbol string) {
 	if !f.held(symbol) {
 		return

@@ -107,3 +107,35 @@ func splitSample(s *recording.Sample, i int, migs []recording.MIGDevice) {
 		}
 	}
 }
+
+// SyntheticMIGReplaced is [SyntheticMIG] with a third MIG device on every GPU:
+// a replacement for the one in slot 1, in the same slot under a new UUID
+// (hashed like the others), answering what the one it replaces answered.
+// Pair it with [MIGLifetime] (device 1 until step n, device 2 from n) to
+// model mig-manager destroying a slice and creating another. Derived, not
+// recorded, like SyntheticMIG.
+func SyntheticMIGReplaced(rec *recording.Recording) *recording.Recording {
+	out := SyntheticMIG(rec)
+	out.Source += " + a replacement MIG device in slot 1 (fakenvml.SyntheticMIGReplaced)"
+	devs := slices.Clone(out.Devices)
+	for i, d := range devs {
+		old := d.MIGDevices[1]
+		m := old
+		if d.UUID.OK() {
+			sum := sha256.Sum256([]byte(fmt.Sprintf("%s/mig/1/replaced", d.UUID.Value)))
+			m.UUID = recording.Ok(fmt.Sprintf("MIG-%x-%x-%x-%x-%x", sum[0:4], sum[4:6], sum[6:8], sum[8:10], sum[10:16]))
+		}
+		d.MIGDevices = append(slices.Clone(d.MIGDevices), m)
+		devs[i] = d
+		if !old.UUID.OK() || !m.UUID.OK() {
+			continue
+		}
+		for j := range out.Samples {
+			ms := maps.Clone(out.Samples[j].MIGDevices)
+			ms[m.UUID.Value] = ms[old.UUID.Value]
+			out.Samples[j].MIGDevices = ms
+		}
+	}
+	out.Devices = devs
+	return out
+}

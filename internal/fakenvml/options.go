@@ -49,6 +49,8 @@ type config struct {
 	churn    int
 	blocks   []timedRule
 	holds    []timedRule
+	gpuHolds []gpuHold
+	migLives []migLife
 	mismatch *uint64
 	speed    float64
 	errs     []error
@@ -182,6 +184,48 @@ func Hold(symbol string, max time.Duration) Option {
 		c.holds = append(c.holds, timedRule{symbol, max})
 	}
 }
+
+type migLife struct {
+	device, k int
+	from, to  uint64
+}
+
+// MIGLifetime makes the k-th MIG device of GPU index (in the recording's
+// list, not its slot) exist only in steps from ≤ step < to (to 0: no end):
+// outside, slot lookups and UUID lookups miss it and calls on its handle
+// answer NVML_ERROR_INVALID_ARGUMENT (2), as after mig-manager destroyed it.
+// Two MIG devices sharing a slot with disjoint lifetimes model a slice
+// replaced under a new UUID. The fake's GPU instance id of MIG device k is
+// k+1 (what [SyntheticMIG] gives its processes).
+func MIGLifetime(index, k int, from, to uint64) Option {
+	return func(c *config) {
+		if to != 0 && to <= from {
+			c.errorf("MIG device %d of GPU %d: empty step range [%d, %d)", k, index, from, to)
+		}
+		c.migLives = append(c.migLives, migLife{index, k, from, to})
+	}
+}
+
+type gpuHold struct {
+	device int
+	max    time.Duration
+}
+
+// HoldGPU makes every call on a handle of GPU index (or of its MIG devices)
+// wait until [Fake.Release] of [GPUHoldName](index), or until max has
+// passed: one hung GPU among healthy ones. It starts held, like [Hold].
+func HoldGPU(index int, max time.Duration) Option {
+	return func(c *config) {
+		if max < time.Millisecond || max.Milliseconds() > math.MaxUint32 {
+			c.errorf("hold GPU %d for %v: want 1 ms to 49 days", index, max)
+		}
+		c.gpuHolds = append(c.gpuHolds, gpuHold{index, max})
+	}
+}
+
+// GPUHoldName is the name [Fake.Hold] and [Fake.Release] take for the hold
+// [HoldGPU] sets on GPU index.
+func GPUHoldName(index int) string { return fmt.Sprintf("gpu%d", index) }
 
 // Mismatch makes every call except nvmlShutdown and nvmlErrorString return
 // NVML_ERROR_LIB_RM_VERSION_MISMATCH (18) from fromStep on, as after a driver

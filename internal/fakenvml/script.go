@@ -96,7 +96,7 @@ func escape(s string) string {
 		return "%2D"
 	}
 	var b strings.Builder
-	for i := 0; i < len(s); i++ {
+	for i := range len(s) {
 		c := s[i]
 		if c <= ' ' || c >= 0x7f || c == '%' {
 			fmt.Fprintf(&b, "%%%02X", c)
@@ -340,6 +340,20 @@ func (sw *scriptWriter) faults(cfg *config) {
 	}
 	for _, h := range cfg.holds {
 		sw.line("blockfile %s %s %d", h.symbol, escape(holdFile(h.symbol)), h.d.Milliseconds())
+	}
+	for _, m := range cfg.migLives {
+		if m.device < 0 || m.device >= n || m.k < 0 || m.k >= len(sw.rec.Devices[m.device].MIGDevices) {
+			sw.errorf("MIG lifetime of device %d of GPU %d: the recording has no such MIG device", m.k, m.device)
+			continue
+		}
+		sw.line("miglife %d %d %d %d", m.device, m.k, m.from, m.to)
+	}
+	for _, h := range cfg.gpuHolds {
+		if h.device < 0 || h.device >= n {
+			sw.errorf("hold GPU %d: the recording has %d devices", h.device, n)
+			continue
+		}
+		sw.line("holdgpu %d %s %d", h.device, escape(holdFile(GPUHoldName(h.device))), h.max.Milliseconds())
 	}
 	if cfg.mismatch != nil {
 		sw.line("mismatch %d", *cfg.mismatch)

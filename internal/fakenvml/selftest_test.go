@@ -5,6 +5,7 @@ package fakenvml
 import (
 	"bytes"
 	"context"
+	"errors"
 	"math"
 	"os"
 	"os/exec"
@@ -158,8 +159,8 @@ func runSelftest(t *testing.T, exe, mode string, f *Fake, want int, env ...strin
 	err := cmd.Run()
 	code := 0
 	if err != nil {
-		exit, ok := err.(*exec.ExitError)
-		if !ok {
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) {
 			t.Fatalf("selftest %s: %v", mode, err)
 		}
 		code = exit.ExitCode()

@@ -53,6 +53,9 @@ var symbols = []struct {
 	{"nvmlGpmSampleGet", 2},
 	{"nvmlGpmMetricsGet", 2},
 	{"nvmlDeviceGetConfComputeMemSizeInfo", 2},
+	{"nvmlDeviceGetGpuInstanceId", 2},
+	{"nvmlGpmMigSampleGet", 2},
+	{"nvmlDeviceGetTemperatureV", 3},
 	{"nvmlDeviceGetRunningProcessDetailList", 3},
 }
 

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -19,6 +20,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 
 	"github.com/nvml-scaler/nvml-scaler/nvml"
@@ -30,8 +33,8 @@ import (
 var update = flag.Bool("update", false, "rewrite testdata/exposition.golden from this run")
 
 // goldenFixture is the real H200 recording the golden is rendered from, and
-// goldenSample the step swept last: the middle of the memory-bound ramp, where
-// every reading the recording holds, GPM included, is present.
+// goldenSample the step swept last: the end of the ramp's 70 % duty phase,
+// where every reading the recording holds, GPM included, is present.
 const (
 	goldenFixture = "h200-inference-ramp.json"
 	goldenSample  = 295
@@ -55,7 +58,7 @@ func TestExpositionGolden(t *testing.T) {
 		require.NoError(t, os.WriteFile(path, []byte(got), 0o600))
 	}
 	for i := range scaler.NumMetrics {
-		assert.Contains(t, got, "# TYPE "+namespace+"_gpu_"+scaler.Metric(i).String()+" gauge\n",
+		assert.Contains(t, got, "# TYPE "+namespace+"_gpu_"+i.String()+" gauge\n",
 			"the fixture step must have every catalogue metric, so the golden pins every name")
 	}
 	want, err := os.ReadFile(path)
@@ -70,6 +73,7 @@ func exposition(t *testing.T) string {
 	rec, err := recording.Load(filepath.Join("..", "..", "testdata", "recordings", goldenFixture))
 	require.NoError(t, err)
 	require.Greater(t, len(rec.Samples), goldenSample)
+	require.Equal(t, "duty070", rec.PhaseAt(rec.Samples[goldenSample].OffsetNanos))
 	src, err := replay.New(rec, replay.Options{Manual: true})
 	require.NoError(t, err)
 
@@ -97,18 +101,21 @@ func exposition(t *testing.T) string {
 	m.NVMLError(&nvml.LoadError{})
 	m.NVMLError(nvml.ErrTimeout)
 
-	ok := func(context.Context, any) (any, error) { return nil, nil }
-	unavailable := func(context.Context, any) (any, error) { return nil, status.Error(codes.Unavailable, "stale") }
-	metrics := &grpc.UnaryServerInfo{FullMethod: "/externalscaler.ExternalScaler/GetMetrics"}
-	for _, h := range []grpc.UnaryHandler{ok, ok, unavailable} {
-		_, _ = m.unary(context.Background(), nil, metrics, h)
+	// Calls end through the stats handler, as gRPC reports them.
+	call := func(method string, err error) {
+		ctx := grpc.NewContextWithServerTransportStream(context.Background(), fakeStream(method))
+		rpcStats{m}.HandleRPC(ctx, &stats.End{Error: err})
 	}
-	stream := &grpc.StreamServerInfo{FullMethod: "/externalscaler.ExternalScaler/StreamIsActive"}
-	_ = m.stream(nil, nil, stream, func(any, grpc.ServerStream) error { return status.Error(codes.Canceled, "gone") })
+	for _, err := range []error{nil, nil, status.Error(codes.Unavailable, "stale")} {
+		call("/externalscaler.ExternalScaler/GetMetrics", err)
+	}
+	call("/externalscaler.ExternalScaler/StreamIsActive", status.Error(codes.Canceled, "gone"))
+	_ = m.stream(nil, nil, &grpc.StreamServerInfo{FullMethod: "/externalscaler.ExternalScaler/StreamIsActive"},
+		func(any, grpc.ServerStream) error { return nil })
 
 	w := httptest.NewRecorder()
-	m.Handler().ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
-	require.Equal(t, 200, w.Code)
+	m.Handler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	require.Equal(t, http.StatusOK, w.Code)
 	var out strings.Builder
 	sc := bufio.NewScanner(w.Body)
 	for sc.Scan() {
@@ -135,3 +142,11 @@ func roundValue(t *testing.T, line string) string {
 	require.NoError(t, err, line)
 	return line[:i+1] + strconv.FormatFloat(v, 'g', 10, 64)
 }
+
+// fakeStream is the method name of a call, as gRPC's stats handler finds it.
+type fakeStream string
+
+func (f fakeStream) Method() string             { return string(f) }
+func (fakeStream) SetHeader(metadata.MD) error  { return nil }
+func (fakeStream) SendHeader(metadata.MD) error { return nil }
+func (fakeStream) SetTrailer(metadata.MD) error { return nil }

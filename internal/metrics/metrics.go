@@ -10,7 +10,11 @@
 //	sweep_duration_seconds            histogram  every sweep: published, failed or abandoned
 //	sweeps_failed_total{reason}       counter    not_ready, abandoned (deadline), other
 //	nvml_errors_total{function,code}  counter    every failed NVML call; code is NVML's name, e.g. GPU_IS_LOST
-//	rpc_requests_total{method,code}   counter    every gRPC call, code as gRPC names it
+//	rpc_requests_total{method,code}   counter    every gRPC call, code as gRPC names it, refused ones
+//	                                             too; method "unknown" for one serve does not define
+//	refused_total{limit}              counter    connections (limit="connections") and calls
+//	                                             (limit="calls") refused for serve's limits before gRPC
+//	tls_handshake_failures_total      counter    TLS handshakes the server refused or that failed
 //	streams_open                      gauge      StreamIsActive (and other) streams being served
 //	ready                             gauge      1 while readiness is SERVING (a fresh snapshot)
 //	snapshot_age_seconds              gauge      age of the newest snapshot; absent before the first
@@ -54,6 +58,9 @@ type Metrics struct {
 	nvmlErrors   *prometheus.CounterVec
 	rpcs         *prometheus.CounterVec
 	streams      prometheus.Gauge
+	// refused and handshakeFailures count what never became a call.
+	refused           *prometheus.CounterVec
+	handshakeFailures prometheus.Counter
 }
 
 // New returns Metrics on a new private registry.
@@ -81,14 +88,25 @@ func New(opts Options) *Metrics {
 		}, []string{"function", "code"}),
 		rpcs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "rpc_requests_total",
-			Help: "gRPC calls served, by full method name and gRPC status code.",
+			Help: "gRPC calls by full method name (\"unknown\" for one serve does not define) and gRPC status code, including calls refused before a handler.",
 		}, []string{"method", "code"}),
 		streams: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "streams_open",
 			Help: "Server streams being served (KEDA's StreamIsActive for external-push triggers).",
 		}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "refused_total",
+			Help: "Connections and calls refused for serve's limits before gRPC saw them, by limit: connections, calls.",
+		}, []string{"limit"}),
+		handshakeFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "tls_handshake_failures_total",
+			Help: "TLS handshakes on the gRPC port that failed (plaintext clients, unknown client certificates, protocol errors).",
+		}),
 	}
-	m.reg.MustRegister(m.sweep, m.sweepsFailed, m.nvmlErrors, m.rpcs, m.streams,
+	for _, limit := range []string{"connections", "calls"} {
+		m.refused.WithLabelValues(limit) // exported at 0 from the start
+	}
+	m.reg.MustRegister(m.sweep, m.sweepsFailed, m.nvmlErrors, m.rpcs, m.streams, m.refused, m.handshakeFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

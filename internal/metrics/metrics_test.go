@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -165,7 +165,7 @@ func TestSamplerGaugesAndHandler(t *testing.T) {
 	assert.Equal(t, 0.0, v)
 
 	rec := httptest.NewRecorder()
-	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	body, _ := io.ReadAll(rec.Body)
 	for _, want := range []string{"nvml_scaler_ready 1", "nvml_scaler_gpus 2", "nvml_scaler_gpus_lost 1",
 		`nvml_scaler_gpu_power_watts{index="0",model="NVIDIA H200",uuid="GPU-a"} 350`, "go_goroutines", "process_resident_memory_bytes"} {
@@ -176,9 +176,9 @@ func TestSamplerGaugesAndHandler(t *testing.T) {
 	v, _ = m.Value("ready")
 	assert.Equal(t, 0.0, v, "stale")
 	rec = httptest.NewRecorder()
-	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	body, _ = io.ReadAll(rec.Body)
-	assert.False(t, strings.Contains(string(body), "nvml_scaler_gpu_power_watts{"), "no per-GPU numbers from stale data")
+	assert.NotContains(t, string(body), "nvml_scaler_gpu_power_watts{", "no per-GPU numbers from stale data")
 	assert.Contains(t, string(body), "nvml_scaler_snapshot_age_seconds 3601.5")
 
 	problems, err := testutil.GatherAndLint(m.Registry())

@@ -38,6 +38,10 @@ func Record(ctx context.Context, lib *nvml.Library, opts Options) (*recording.Re
 	if opts.Interval <= 0 {
 		opts.Interval = 100 * time.Millisecond
 	}
+	if opts.Interval < nvml.GPMMinInterval {
+		return nil, fmt.Errorf("recorder: interval %v is under %v, the shortest gap GPM metrics are valid over",
+			opts.Interval, nvml.GPMMinInterval)
+	}
 	if opts.Source == "" {
 		return nil, errors.New("recorder: Options.Source is empty: name the host and tool")
 	}
@@ -57,10 +61,34 @@ func Record(ctx context.Context, lib *nvml.Library, opts Options) (*recording.Re
 	}
 	samplers := gpmSamplers(devs)
 	defer closeAll(samplers)
+	if !waitGPM(ctx, samplers) {
+		return rec, rec.Validate()
+	}
 	if err := sampleLoop(ctx, rec, devs, samplers, opts); err != nil {
 		return nil, err
 	}
 	return rec, rec.Validate()
+}
+
+// waitGPM waits GPMMinInterval after the priming samples, when there are
+// any, so that the first recorded sample has GPM values; it reports false
+// when ctx ended first.
+func waitGPM(ctx context.Context, samplers []*nvml.GPMSampler) bool {
+	primed := false
+	for _, s := range samplers {
+		primed = primed || s != nil
+	}
+	if !primed {
+		return true
+	}
+	t := time.NewTimer(nvml.GPMMinInterval)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
 
 func devices(lib *nvml.Library) ([]nvml.Device, error) {
@@ -85,11 +113,18 @@ func sampleLoop(ctx context.Context, rec *recording.Recording, devs []nvml.Devic
 	rec.StartUnixNanos = start.UnixNano()
 	tick := time.NewTicker(opts.Interval)
 	defer tick.Stop()
+	last := time.Now() // the priming samples (see waitGPM)
 	for {
+		// A tick that came early (jitter) waits out GPM's minimum gap, so
+		// that every sample has GPM values.
+		if d := nvml.GPMMinInterval - time.Since(last); d > 0 {
+			time.Sleep(d)
+		}
 		s := recording.Sample{OffsetNanos: time.Since(start).Nanoseconds()}
 		for i, d := range devs {
 			s.Devices = append(s.Devices, sample(d, samplers[i]))
 		}
+		last = time.Now()
 		addMIGSamples(&s, devs)
 		rec.Samples = append(rec.Samples, s)
 		if time.Since(start) >= opts.Duration {

@@ -30,8 +30,8 @@ func record(t *testing.T, f *fakenvml.Fake) *recording.Recording {
 	require.NoError(t, err)
 	require.NoError(t, lib.Init())
 	defer func() { _ = lib.Shutdown(); _ = lib.Close() }()
-	out, err := Record(context.Background(), lib, Options{Duration: 200 * time.Millisecond,
-		Interval: 50 * time.Millisecond, Source: "test (fakenvml)"})
+	out, err := Record(context.Background(), lib, Options{Duration: 600 * time.Millisecond,
+		Interval: nvml.GPMMinInterval, Source: "test (fakenvml)"})
 	require.NoError(t, err)
 	return out
 }
@@ -107,4 +107,20 @@ func TestRecordNeedsASource(t *testing.T) {
 	t.Parallel()
 	_, err := Record(context.Background(), nil, Options{})
 	assert.ErrorContains(t, err, "Source is empty")
+}
+
+// Intervals under GPM's 100 ms minimum are refused; the first recorded
+// sample has GPM values (the recorder waits 100 ms after priming).
+func TestRecordIntervalAtLeastGPMMinimum(t *testing.T) {
+	t.Parallel()
+	f := fakenvml.New(t, load(t, "h200-inference-ramp.json"))
+	lib, err := nvml.Open(nvml.WithLibraryPath(f.LibPath))
+	require.NoError(t, err)
+	require.NoError(t, lib.Init())
+	defer func() { _ = lib.Shutdown(); _ = lib.Close() }()
+	_, err = Record(context.Background(), lib, Options{Duration: time.Second, Interval: 50 * time.Millisecond, Source: "t"})
+	require.ErrorContains(t, err, "interval 50ms is under 100ms")
+	out := record(t, f)
+	require.NotEmpty(t, out.Samples)
+	assert.NotEmpty(t, out.Samples[0].Devices[0].GPM, "the first sample has GPM values")
 }

@@ -75,6 +75,7 @@ func rawDevices(b *testing.B, path string) ([]nvml.Device, []*nvml.GPMSampler) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		g.SetClock(steppingClock()) // back-to-back samples, measured as if 200 ms apart
 		devs, samplers = append(devs, d), append(samplers, g)
 	}
 	b.Cleanup(func() {

@@ -28,6 +28,6 @@ func TestSentinelCoversEveryCode(t *testing.T) {
 		err := classify(fmt.Errorf("call: %w", &nvml.CallError{Func: "nvmlX", Return: r}))
 		assert.Equal(t, class, scaler.Classify(err), "code %d", r)
 	}
-	assert.Nil(t, Sentinel(nvml.ErrNotFound))
+	assert.NoError(t, Sentinel(nvml.ErrNotFound))
 	assert.Equal(t, scaler.ClassTransient, scaler.Classify(classify(fmt.Errorf("not an nvml error"))))
 }

@@ -81,7 +81,7 @@ func TestPreR450HasNoMIG(t *testing.T) {
 	devs, err := s.Devices(t.Context())
 	require.NoError(t, err)
 	require.Len(t, devs, 1)
-	assert.Nil(t, devs[0].Unusable)
+	assert.NoError(t, devs[0].Unusable)
 	_, err = s.Read(t.Context(), 0)
 	require.NoError(t, err)
 }
@@ -120,7 +120,7 @@ func TestMIGSparseSlots(t *testing.T) {
 			assert.Error(t, err)
 			continue
 		}
-		assert.Nil(t, d.Unusable)
+		assert.NoError(t, d.Unusable)
 		assert.NoError(t, err)
 	}
 }

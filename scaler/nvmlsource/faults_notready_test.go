@@ -97,7 +97,7 @@ func TestFaultVersionMismatchAfterStart(t *testing.T) {
 	const mismatch = int32(nvml.ErrLibRMVersionMismatch)
 	var opts []fakenvml.Option
 	for _, sym := range []string{"nvmlInit_v2", "nvmlDeviceGetCount_v2", "nvmlDeviceGetUtilizationRates",
-		"nvmlDeviceGetMemoryInfo_v2", "nvmlDeviceGetPowerUsage", "nvmlDeviceGetTemperature"} {
+		"nvmlDeviceGetMemoryInfo_v2", "nvmlDeviceGetPowerUsage", "nvmlDeviceGetTemperatureV"} {
 		opts = append(opts, fakenvml.Fail(sym, mismatch, 2, 4))
 	}
 	f := fakenvml.New(t, load(t, "h200-steps.json"), opts...)

@@ -64,8 +64,14 @@ func newStack(t *testing.T, lib string, run bool) *stack {
 	s.src = &countingSource{Source: New(Options{LibraryPath: lib, Logger: log, OnError: s.metrics.NVMLError,
 		RefreshInterval: refreshInterval, Now: s.clock(run)})}
 	var err error
+	// Hand-driven stacks get the longest sweep deadline allowed, in real
+	// time, so a loaded test machine does not make healthy Reads look hung.
+	var timeout time.Duration
+	if !run {
+		timeout = scaler.StaleIntervals * faultInterval
+	}
 	s.sampler, err = scaler.NewSampler(scaler.SamplerConfig{Source: s.src, Node: "gpu-node-1", Interval: faultInterval,
-		RetryBackoff: fastRetry, Logger: log, Now: s.clock(run), OnSweep: s.metrics.ObserveSweep})
+		SweepTimeout: timeout, RetryBackoff: fastRetry, Logger: log, Now: s.clock(run), OnSweep: s.metrics.ObserveSweep})
 	require.NoError(t, err)
 	s.metrics.WatchSampler(s.sampler)
 	s.server, err = scaler.NewServer(scaler.ServerConfig{Sampler: s.sampler, Logger: log,
@@ -185,6 +191,7 @@ type countingSource struct {
 }
 
 func (c *countingSource) Read(ctx context.Context, dev int) (scaler.Reading, error) {
+
 	n := c.inFlight.Add(1)
 	defer c.inFlight.Add(-1)
 	c.reads.Add(1)

@@ -65,7 +65,8 @@ func (s *Source) listGPU(i int, reuse map[string]*entry) ([]*entry, error) {
 		e, err := s.unusable(scaler.Device{Index: i}, err)
 		return []*entry{e}, err
 	}
-	out := []*entry{s.entryFor(d, info, reuse)}
+	gpu := s.entryFor(d, info, reuse, func() *nvml.GPMSampler { return s.gpmSampler(d, info) })
+	out := []*entry{gpu}
 	slots, err := d.MIGSlots()
 	if err != nil {
 		if nodeLevel(err) {
@@ -76,7 +77,7 @@ func (s *Source) listGPU(i int, reuse map[string]*entry) ([]*entry, error) {
 		s.report(err)
 		s.opts.Logger.Warn("listing MIG devices failed; retrying at the next refresh",
 			"index", i, "uuid", info.UUID, "err", err)
-		s.suspect = true
+		s.suspect.Store(true)
 		return out, nil
 	}
 	for _, sl := range slots {
@@ -99,24 +100,29 @@ func (s *Source) listGPU(i int, reuse map[string]*entry) ([]*entry, error) {
 			continue
 		}
 		mi.UUID, mi.Model = id.UUID, id.Model
-		out = append(out, s.entryFor(sl.Device, mi, reuse))
+		m := sl.Device
+		out = append(out, s.entryFor(m, mi, reuse, func() *nvml.GPMSampler {
+			if gpu.gpm == nil {
+				return nil // no GPM on the parent: none per instance either
+			}
+			return s.migGPMSampler(d, m, mi)
+		}))
 	}
+	gpu.migParent = len(slots) > 0
 	return out, nil
 }
 
 // entryFor returns the entry of a device that opened: the reused one (with
-// the fresh handle and identity) when reuse has its UUID, else a new one.
-func (s *Source) entryFor(d nvml.Device, info scaler.Device, reuse map[string]*entry) *entry {
+// the fresh handle and identity) when reuse has its UUID, else a new one
+// with the GPM sampler newGPM makes.
+func (s *Source) entryFor(d nvml.Device, info scaler.Device, reuse map[string]*entry,
+	newGPM func() *nvml.GPMSampler) *entry {
 	if e, ok := reuse[info.UUID]; ok {
 		delete(reuse, info.UUID)
 		e.dev, e.info = d, info
 		return e
 	}
-	e := &entry{dev: d, info: info}
-	if !info.IsMIG() {
-		e.gpm = s.gpmSampler(d, info)
-	}
-	return e
+	return &entry{dev: d, info: info, gpm: newGPM()}
 }
 
 func identity(d nvml.Device, index int) (scaler.Device, error) {

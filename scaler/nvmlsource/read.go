@@ -36,7 +36,7 @@ func (s *Source) Read(_ context.Context, dev int) (scaler.Reading, error) {
 	u, err := d.Utilization()
 	r.Utilization = field(s, scaler.Utilization{GPU: u.GPU, Memory: u.Memory}, err)
 	m, err := d.Memory()
-	r.Memory = field(s, scaler.Memory{Total: m.Total, Reserved: m.Reserved, Free: m.Free, Used: m.Used}, err)
+	r.Memory = field(s, scaler.Memory{Total: m.Total, Reserved: m.Reserved, Free: m.Free, Used: m.Used}, e.notHere(err))
 	pw, err := d.PowerUsage()
 	r.PowerMilliwatts = field(s, pw, err)
 	pl, err := d.EnforcedPowerLimit()
@@ -66,7 +66,7 @@ func (s *Source) checkMIG(e *entry) error {
 	if err == nil && uuid == e.info.UUID {
 		return nil
 	}
-	s.suspect = true
+	s.suspect.Store(true)
 	if err != nil {
 		return s.classify(fmt.Errorf("MIG device %s: %w", e.info.UUID, err))
 	}
@@ -75,7 +75,7 @@ func (s *Source) checkMIG(e *entry) error {
 
 func (s *Source) processes(e *entry) scaler.Field[[]scaler.Process] {
 	ps, err := e.dev.ComputeProcesses(e.procBuf)
-	if err != nil {
+	if err = e.notHere(err); err != nil {
 		return scaler.Failed[[]scaler.Process](s.classify(err))
 	}
 	e.procBuf = ps
@@ -130,8 +130,34 @@ func field[T any](s *Source, v T, err error) scaler.Field[T] {
 }
 
 // classify reports a failed call to Options.OnError and wraps it for the
-// scaler's error classes.
+// scaler's error classes. A notSupportedHereError is neither reported nor
+// wrapped: it already classifies as not supported.
 func (s *Source) classify(err error) error {
+	var n notSupportedHereError
+	if errors.As(err, &n) {
+		return err
+	}
 	s.report(err)
 	return classified{err}
 }
+
+// notHere turns NO_PERMISSION on a MIG-mode parent's memory or process
+// query into "not supported here": drivers refuse those on the parent of MIG
+// devices, which answer for themselves, and that is no failure to report
+// every sweep.
+func (e *entry) notHere(err error) error {
+	if e.migParent && errors.Is(err, nvml.ErrNoPermission) {
+		return notSupportedHereError{err}
+	}
+	return err
+}
+
+// notSupportedHereError is an NVML error that means "not supported on this
+// device" although its code says otherwise.
+type notSupportedHereError struct{ err error }
+
+func (n notSupportedHereError) Error() string {
+	return n.err.Error() + " (a MIG-mode GPU: not supported here)"
+}
+func (n notSupportedHereError) Unwrap() error        { return n.err }
+func (n notSupportedHereError) Is(target error) bool { return target == scaler.ErrNotSupported }

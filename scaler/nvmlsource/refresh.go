@@ -22,10 +22,10 @@ func (s *Source) Refresh(ctx context.Context) ([]scaler.Device, bool, error) {
 	if s.lib == nil || !s.inited {
 		return nil, false, nil
 	}
-	if !s.suspect && s.opts.Now().Sub(s.lastList) < s.opts.RefreshInterval {
+	if !s.suspect.Load() && s.opts.Now().Sub(s.lastList) < s.opts.RefreshInterval {
 		return nil, false, nil
 	}
-	s.suspect = false
+	s.suspect.Store(false)
 	reuse := make(map[string]*entry, len(s.entries))
 	for _, e := range s.entries {
 		if e.info.Unusable == nil {

@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/nvml-scaler/nvml-scaler/nvml"
@@ -37,15 +38,21 @@ type Options struct {
 	Logger *slog.Logger
 	// OnError, when set, receives every failed NVML call (an error wrapping an
 	// *nvml.CallError) and every failure to load the library (an
-	// *nvml.LoadError), from the Source's goroutine. It must not block. Metrics
-	// use it.
+	// *nvml.LoadError), possibly from several goroutines at once (Reads of
+	// different devices run concurrently). It must not block. Metrics use it.
 	OnError func(error)
 	// RefreshInterval is how often [Source.Refresh] lists the devices again
 	// (GPUs that could not be opened, MIG layouts); 0 means
 	// DefaultRefreshInterval.
 	RefreshInterval time.Duration
-	// Now is the clock for RefreshInterval; nil means time.Now.
+	// Now is the clock for RefreshInterval and for the gaps between GPM
+	// samples; nil means time.Now.
 	Now func() time.Time
+	// GPMMaxGap makes a GPU's GPM sampler prime again, rather than answer,
+	// after a gap longer than this since its previous sample (a hang, a
+	// long pause): pass StaleIntervals × the sweep interval. 0 means no
+	// limit. Samples under nvml.GPMMinInterval apart are never measured.
+	GPMMaxGap time.Duration
 }
 
 // DefaultRefreshInterval is how often the device list is rebuilt by default:
@@ -53,7 +60,9 @@ type Options struct {
 // changes under a running process.
 const DefaultRefreshInterval = 30 * time.Second
 
-// Source reads GPUs through NVML. It is used by one goroutine (the Sampler).
+// Source reads GPUs through NVML for the Sampler, which may Read different
+// positions concurrently (NVML is thread-safe; each entry is touched by the
+// Read of its own position only) and lists only while no Read runs.
 type Source struct {
 	opts    Options
 	lib     *nvml.Library
@@ -63,7 +72,7 @@ type Source struct {
 	// suspect is set when a MIG handle stopped answering as its device, so
 	// the next Refresh re-lists at once.
 	lastList time.Time
-	suspect  bool
+	suspect  atomic.Bool
 }
 
 // entry is everything the Source keeps for one position.
@@ -72,6 +81,9 @@ type entry struct {
 	info    scaler.Device
 	gpm     *nvml.GPMSampler // nil where GPM is unsupported
 	procBuf []nvml.ProcessInfo
+	// migParent: a GPU in MIG mode with MIG devices, whose memory and
+	// process queries may answer NO_PERMISSION, which means "not here".
+	migParent bool
 }
 
 // New returns a Source that loads NVML on its first Devices call, so a node
@@ -147,23 +159,50 @@ func (s *Source) init() error {
 	return nil
 }
 
-// gpmSampler returns a primed GPM sampler for the scaler's GPM metrics, or nil
+// gpmSampler returns a GPM sampler for the scaler's GPM metrics, or nil
 // when the GPU or driver has no GPM (pre-Hopper, old driver).
 func (s *Source) gpmSampler(d nvml.Device, info scaler.Device) *nvml.GPMSampler {
 	ok, err := d.GPMSupported()
 	if err != nil || !ok {
 		return nil
 	}
+	g, err := d.NewGPMSampler(gpmIDs()...)
+	return s.setUpGPM(g, info, err)
+}
+
+// migGPMSampler returns a GPM sampler for MIG device m's GPU instance on
+// parent (nvmlGpmMigSampleGet), or nil when the driver has none. MIG
+// devices that are compute instances of one GPU instance read the same
+// values.
+func (s *Source) migGPMSampler(parent, m nvml.Device, info scaler.Device) *nvml.GPMSampler {
+	gi, err := m.GPUInstanceID()
+	if err != nil {
+		s.report(err)
+		s.opts.Logger.Warn("GPM unavailable on MIG device: no GPU instance id", "uuid", info.UUID, "err", err)
+		return nil
+	}
+	g, err := parent.NewMIGGPMSampler(gi, gpmIDs()...)
+	return s.setUpGPM(g, info, err)
+}
+
+func gpmIDs() []nvml.GPMMetricID {
 	ids := make([]nvml.GPMMetricID, scaler.NumGPMMetrics)
 	for m := range scaler.NumGPMMetrics {
 		ids[m] = nvml.GPMMetricID(m.NVMLID())
 	}
-	g, err := d.NewGPMSampler(ids...)
+	return ids
+}
+
+// setUpGPM finishes a sampler New*GPMSampler returned, or logs why there is
+// none.
+func (s *Source) setUpGPM(g *nvml.GPMSampler, info scaler.Device, err error) *nvml.GPMSampler {
 	if err != nil {
 		s.report(err)
 		s.opts.Logger.Warn("GPM unavailable", "uuid", info.UUID, "err", err)
 		return nil
 	}
+	g.SetMaxGap(s.opts.GPMMaxGap)
+	g.SetClock(s.opts.Now)
 	return g
 }
 
@@ -186,7 +225,8 @@ func (s *Source) release() error {
 		errs = append(errs, s.lib.Close())
 	}
 	s.lib, s.inited = nil, false
-	s.entries, s.suspect = nil, false
+	s.entries = nil
+	s.suspect.Store(false)
 	return errors.Join(errs...)
 }
 

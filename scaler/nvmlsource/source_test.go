@@ -5,7 +5,9 @@ package nvmlsource
 import (
 	"context"
 	"path/filepath"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -26,7 +28,7 @@ func load(t testing.TB, name string) *recording.Recording {
 func newSource(t testing.TB, rec *recording.Recording, opts ...fakenvml.Option) (*Source, *fakenvml.Fake) {
 	t.Helper()
 	f := fakenvml.New(t, rec, opts...)
-	s := New(Options{LibraryPath: f.LibPath})
+	s := New(Options{LibraryPath: f.LibPath, Now: steppingClock()})
 	t.Cleanup(func() { assert.NoError(t, s.Close()) })
 	return s, f
 }
@@ -97,7 +99,7 @@ func TestErrorClassification(t *testing.T) {
 	rec := load(t, "h200-steps.json")
 	s, f := newSource(t, rec, fakenvml.LostGPU(0, 4),
 		fakenvml.Fail("nvmlDeviceGetPowerUsage", int32(nvml.ErrNotSupported), 0, 0),
-		fakenvml.Fail("nvmlDeviceGetTemperature", int32(nvml.ErrTimeout), 0, 0))
+		fakenvml.Fail("nvmlDeviceGetTemperatureV", int32(nvml.ErrTimeout), 0, 0))
 	_, err := s.Devices(context.Background())
 	require.NoError(t, err)
 	r, err := s.Read(context.Background(), 0)
@@ -105,6 +107,7 @@ func TestErrorClassification(t *testing.T) {
 	assert.Equal(t, scaler.ClassNotSupported, scaler.Classify(r.PowerMilliwatts.Err))
 	assert.ErrorIs(t, r.PowerMilliwatts.Err, nvml.ErrNotSupported, "the nvml error stays reachable")
 	assert.Equal(t, scaler.ClassTransient, scaler.Classify(r.TemperatureCelsius.Err))
+	assert.ErrorIs(t, r.TemperatureCelsius.Err, nvml.ErrTimeout)
 	assert.True(t, r.Utilization.OK)
 	f.SetStep(4)
 	_, err = s.Read(context.Background(), 0)
@@ -172,4 +175,17 @@ func TestSamplerOverNVML(t *testing.T) {
 	got := snap.GPUs[0].Metrics[scaler.SMActive]
 	require.True(t, got.OK())
 	assert.Equal(t, want, got.V)
+}
+
+// steppingClock moves 200 ms on every reading, so that Reads made back to
+// back are more than nvml.GPMMinInterval apart.
+func steppingClock() func() time.Time {
+	var mu sync.Mutex
+	t := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	return func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		t = t.Add(2 * nvml.GPMMinInterval)
+		return t
+	}
 }

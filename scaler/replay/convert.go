@@ -3,6 +3,7 @@
 package replay
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/nvml-scaler/nvml-scaler/nvml"
@@ -44,7 +45,42 @@ func mapped[T, U any](r recording.Result[T], f func(T) U) scaler.Field[U] {
 	return scaler.Got(f(r.Value))
 }
 
+// ErrNoAnswers is a device entry of a sample that holds no answer at all: a
+// JSON null, or {} (every call "succeeded" with zero). A real GPU answers its
+// memory with a total above 0, so this is a gap in the recording, and its
+// metrics are absent, never 0.
+var ErrNoAnswers = errors.New("replay: the recording holds no answers for this device in this sample")
+
+// empty reports whether s is the zero DeviceSample.
+func empty(s *recording.DeviceSample) bool {
+	return s.Utilization == (recording.Result[recording.Utilization]{}) &&
+		s.Memory == (recording.Result[recording.Memory]{}) &&
+		s.PowerMilliwatts == (recording.Result[uint32]{}) && s.TemperatureC == (recording.Result[uint32]{}) &&
+		s.SMClockMHz == (recording.Result[uint32]{}) &&
+		s.Processes.Ret == 0 && s.Processes.Value == nil && len(s.GPM) == 0
+}
+
+// noAnswers is the Reading of an empty entry: every field failed.
+func noAnswers() scaler.Reading {
+	r := scaler.Reading{
+		Utilization:          scaler.Failed[scaler.Utilization](ErrNoAnswers),
+		Memory:               scaler.Failed[scaler.Memory](ErrNoAnswers),
+		PowerMilliwatts:      scaler.Failed[uint32](ErrNoAnswers),
+		PowerLimitMilliwatts: scaler.Failed[uint32](ErrNoAnswers),
+		TemperatureCelsius:   scaler.Failed[uint32](ErrNoAnswers),
+		SMClockMHz:           scaler.Failed[uint32](ErrNoAnswers),
+		Processes:            scaler.Failed[[]scaler.Process](ErrNoAnswers),
+	}
+	for m := range r.GPM {
+		r.GPM[m] = scaler.Failed[float64](ErrNoAnswers)
+	}
+	return r
+}
+
 func gpuReading(d *recording.Device, s *recording.DeviceSample) scaler.Reading {
+	if empty(s) {
+		return noAnswers()
+	}
 	r := scaler.Reading{
 		Utilization:          mapped(s.Utilization, utilization),
 		Memory:               mapped(s.Memory, memory),

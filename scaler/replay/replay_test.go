@@ -4,7 +4,6 @@ package replay
 
 import (
 	"context"
-	"errors"
 	"math"
 	"path/filepath"
 	"sync/atomic"
@@ -228,7 +227,7 @@ func TestReturnError(t *testing.T) {
 	t.Parallel()
 	assert.ErrorIs(t, ReturnError(3), scaler.ErrNotSupported)
 	assert.ErrorIs(t, ReturnError(15), scaler.ErrGPULost)
-	assert.False(t, errors.Is(ReturnError(6), scaler.ErrNotSupported))
+	assert.NotErrorIs(t, ReturnError(6), scaler.ErrNotSupported)
 	assert.Equal(t, scaler.ClassTransient, scaler.Classify(ReturnError(999)))
 	assert.Contains(t, ReturnError(15).Error(), "15")
 }

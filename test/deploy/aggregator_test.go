@@ -21,7 +21,7 @@ import (
 // (security posture as the agent's, arguments against `aggregate --help`,
 // ports and probes), its Service for KEDA, its ServiceAccount, RBAC and
 // NetworkPolicy. agent holds the ports the agents listen on.
-func checkAggregator(t *testing.T, objs objects, ds *appsv1.DaemonSet, agent listenPorts, flags helpFlags) {
+func checkAggregator(t *testing.T, objs objects, ds *appsv1.DaemonSet, agent listenPorts, flags helpFlags, tls bool) {
 	d := only[*appsv1.Deployment](t, objs)
 	assert.Equal(t, ds.Name+"-aggregator", d.Name)
 	assert.Equal(t, ds.Namespace, d.Namespace)
@@ -37,7 +37,9 @@ func checkAggregator(t *testing.T, objs objects, ds *appsv1.DaemonSet, agent lis
 	pod := d.Spec.Template.Spec
 	assert.Empty(t, pod.NodeSelector, "no GPU needed: any node")
 	assert.False(t, pod.HostNetwork || pod.HostPID || pod.HostIPC, "host namespaces")
-	assert.Empty(t, pod.Volumes, "no volumes (the API token is projected by the kubelet)")
+	if !tls {
+		assert.Empty(t, pod.Volumes, "no volumes (the API token is projected by the kubelet)")
+	}
 	assert.Equal(t, ptr(true), pod.AutomountServiceAccountToken, "the aggregator reads the API server")
 	sc := pod.SecurityContext
 	require.NotNil(t, sc)
@@ -49,7 +51,9 @@ func checkAggregator(t *testing.T, objs objects, ds *appsv1.DaemonSet, agent lis
 	require.Empty(t, pod.InitContainers)
 	c := pod.Containers[0]
 	assert.Equal(t, ds.Spec.Template.Spec.Containers[0].Image, c.Image, "the agent's image")
-	assert.Empty(t, c.VolumeMounts)
+	if !tls {
+		assert.Empty(t, c.VolumeMounts)
+	}
 	checkContainerSecurity(t, c, 65532, true, nil)
 	checkResources(t, c)
 	// BenchmarkAggregator1000Nodes: a 45 MiB heap with ~10 s of history, and
@@ -58,9 +62,19 @@ func checkAggregator(t *testing.T, objs objects, ds *appsv1.DaemonSet, agent lis
 		"memory limit below the 1000-node benchmark's needs (docs/deploy.md)")
 
 	args := checkAggregatorArgs(t, c, flags)
-	listen := port(t, args["listen"])
-	assert.Equal(t, []corev1.ContainerPort{{Name: "grpc", ContainerPort: int32(listen), Protocol: corev1.ProtocolTCP}}, c.Ports)
-	checkAggregatorProbes(t, c, listen)
+	listen, httpListen := port(t, args["listen"]), port(t, args["http-listen"])
+	assert.Equal(t, []corev1.ContainerPort{
+		{Name: "grpc", ContainerPort: int32(listen), Protocol: corev1.ProtocolTCP},
+		{Name: "http", ContainerPort: int32(httpListen), Protocol: corev1.ProtocolTCP},
+	}, c.Ports)
+	checkAggregatorProbes(t, c, listen, httpListen, tls)
+	if tls {
+		checkAggregatorTLS(t, objs, d, ds, args)
+	} else {
+		for _, f := range []string{"tls-cert", "agents-ca", "agents-client-cert"} {
+			assert.Empty(t, args[f], "--%s without tls.enabled", f)
+		}
+	}
 
 	peers := named[*corev1.Service](t, objs, ds.Namespace, ds.Name+"-peers")
 	assert.Equal(t, peers.Name+"."+peers.Namespace+".svc", args["agents-service"], "--agents-service: the peers Service")
@@ -129,23 +143,73 @@ func checkAggregatorArgs(t *testing.T, c corev1.Container, flags helpFlags) map[
 	return values
 }
 
-// checkAggregatorProbes: native gRPC health on the aggregator's port, which
-// has no HTTP listener: "liveness" always SERVING, "readiness" once the
-// Kubernetes cache has synced.
-func checkAggregatorProbes(t *testing.T, c corev1.Container, listen int) {
+// checkAggregatorProbes: native gRPC health on the aggregator's gRPC port
+// ("liveness" always SERVING, "readiness" once the Kubernetes cache has
+// synced), or with TLS, which the kubelet's gRPC probe cannot speak, the
+// same two on HTTP: /healthz and /readyz on --http-listen.
+func checkAggregatorProbes(t *testing.T, c corev1.Container, listen, httpListen int, tls bool) {
 	assert.Nil(t, c.StartupProbe)
 	for _, p := range []struct {
-		probe   *corev1.Probe
-		service string
-	}{{c.LivenessProbe, "liveness"}, {c.ReadinessProbe, "readiness"}} {
+		probe         *corev1.Probe
+		service, path string
+	}{{c.LivenessProbe, "liveness", "/healthz"}, {c.ReadinessProbe, "readiness", "/readyz"}} {
 		require.NotNil(t, p.probe, p.service)
-		require.NotNil(t, p.probe.GRPC, "%s: gRPC probe", p.service)
 		assert.Nil(t, p.probe.Exec, "exec probe: the image has no shell")
-		assert.Nil(t, p.probe.HTTPGet, "aggregate has no HTTP listener")
 		assert.Nil(t, p.probe.TCPSocket)
+		if tls {
+			assert.Nil(t, p.probe.GRPC, "%s: the kubelet's gRPC probe cannot speak TLS", p.service)
+			require.NotNil(t, p.probe.HTTPGet, "%s: HTTP probe", p.service)
+			assert.Equal(t, p.path, p.probe.HTTPGet.Path)
+			assert.Equal(t, httpListen, resolvePort(t, c, p.probe.HTTPGet.Port))
+			continue
+		}
+		assert.Nil(t, p.probe.HTTPGet)
+		require.NotNil(t, p.probe.GRPC, "%s: gRPC probe", p.service)
 		assert.Equal(t, int32(listen), p.probe.GRPC.Port)
 		assert.Equal(t, ptr(p.service), p.probe.GRPC.Service)
 	}
+}
+
+// checkAggregatorTLS: with tls.enabled no plaintext hop is left. KEDA ->
+// aggregator serves the aggregator's certificate (covering its Service's
+// name) and requires KEDA's client certificate; aggregator -> agents verifies
+// the agents' certificate against the -peers name, which the agents'
+// certificate carries, and presents the aggregator's certificate, which is
+// also for client auth.
+func checkAggregatorTLS(t *testing.T, objs objects, d *appsv1.Deployment, ds *appsv1.DaemonSet, args map[string]string) {
+	pod := d.Spec.Template.Spec
+	require.Len(t, pod.Volumes, 1)
+	vol := pod.Volumes[0]
+	require.NotNil(t, vol.Secret)
+	assert.Equal(t, d.Name+"-tls", vol.Secret.SecretName)
+	assert.Equal(t, ptr(int32(0o440)), vol.Secret.DefaultMode)
+	assert.Equal(t, ptr(int64(65532)), pod.SecurityContext.FSGroup)
+	c := pod.Containers[0]
+	require.Len(t, c.VolumeMounts, 1)
+	dir := c.VolumeMounts[0].MountPath
+	assert.True(t, c.VolumeMounts[0].ReadOnly)
+	assert.Equal(t, map[string]string{
+		"tls-cert": dir + "/tls.crt", "tls-key": dir + "/tls.key", "tls-client-ca": dir + "/ca.crt",
+		"agents-ca": dir + "/ca.crt", "agents-client-cert": dir + "/tls.crt", "agents-client-key": dir + "/tls.key",
+		"agents-server-name": ds.Name + "-peers." + ds.Namespace + ".svc",
+	}, map[string]string{
+		"tls-cert": args["tls-cert"], "tls-key": args["tls-key"], "tls-client-ca": args["tls-client-ca"],
+		"agents-ca": args["agents-ca"], "agents-client-cert": args["agents-client-cert"], "agents-client-key": args["agents-client-key"],
+		"agents-server-name": args["agents-server-name"],
+	})
+
+	aggCert := named[*certificate](t, objs, d.Namespace, d.Name)
+	assert.Equal(t, vol.Secret.SecretName, aggCert.Spec.SecretName)
+	assert.Contains(t, aggCert.Spec.DNSNames, d.Name+"."+d.Namespace+".svc.cluster.local", "KEDA's scalerAddress host")
+	assert.ElementsMatch(t, []string{"server auth", "client auth"}, aggCert.Spec.Usages)
+	agentCert := named[*certificate](t, objs, ds.Namespace, ds.Name)
+	assert.Contains(t, agentCert.Spec.DNSNames, args["agents-server-name"], "the agents' certificate carries the name the aggregator verifies")
+	assert.Equal(t, aggCert.Spec.IssuerRef, agentCert.Spec.IssuerRef, "one CA: each side verifies the other against ca.crt")
+
+	// The agents require client certificates: their node API is mutual TLS.
+	agentArgs := strings.Join(ds.Spec.Template.Spec.Containers[0].Args, " ")
+	assert.Contains(t, agentArgs, "--tls-client-ca=")
+	assert.Contains(t, agentArgs, "--node-api-listen=")
 }
 
 func servicePortNames(s *corev1.Service) []string {
@@ -179,7 +243,7 @@ func TestAggregatorWatchNamespace(t *testing.T) {
 	}}, "values-cluster.yaml"))
 	ds := only[*appsv1.DaemonSet](t, objs)
 	ports := checkArgs(t, ds, flags.serve, false, true)
-	checkAggregator(t, objs, ds, ports, flags.aggregate)
+	checkAggregator(t, objs, ds, ports, flags.aggregate, false)
 	d := only[*appsv1.Deployment](t, objs)
 	assert.Equal(t, ptr(int32(2)), d.Spec.Replicas)
 	args := d.Spec.Template.Spec.Containers[0].Args

@@ -45,9 +45,13 @@ var renderings = []rendering{
 	{"helm values-cluster.yaml values-gpu-operator.yaml values-mig.yaml", mode{cluster: true, gpuOperator: true, mig: true}, func(t testing.TB) [][]byte {
 		return mustRenderHelm(t, nil, "values-cluster.yaml", "values-gpu-operator.yaml", "values-mig.yaml")
 	}},
+	{"helm values-cluster.yaml values-tls.yaml", mode{tls: true, cluster: true}, func(t testing.TB) [][]byte {
+		return mustRenderHelm(t, nil, "values-cluster.yaml", "values-tls.yaml")
+	}},
 	{"kustomize overlays/default", mode{}, func(t testing.TB) [][]byte { return renderKustomize(t, "overlays/default") }},
 	{"kustomize overlays/tls", mode{tls: true}, func(t testing.TB) [][]byte { return renderKustomize(t, "overlays/tls") }},
 	{"kustomize overlays/cluster", mode{cluster: true}, func(t testing.TB) [][]byte { return renderKustomize(t, "overlays/cluster") }},
+	{"kustomize overlays/cluster-tls", mode{tls: true, cluster: true}, func(t testing.TB) [][]byte { return renderKustomize(t, "overlays/cluster-tls") }},
 	{"kustomize overlays/gpu-operator", mode{gpuOperator: true}, func(t testing.TB) [][]byte { return renderKustomize(t, "overlays/gpu-operator") }},
 	{"kustomize overlays/gpu-operator-mig", mode{gpuOperator: true, mig: true}, func(t testing.TB) [][]byte { return renderKustomize(t, "overlays/gpu-operator-mig") }},
 }
@@ -79,7 +83,7 @@ func TestManifests(t *testing.T) {
 				assert.Empty(t, all[*certificate](objs), "a Certificate without TLS")
 			}
 			if r.cluster {
-				checkAggregator(t, objs, ds, ports, flags.aggregate)
+				checkAggregator(t, objs, ds, ports, flags.aggregate, r.tls)
 			} else {
 				checkNoAggregator(t, objs)
 			}
@@ -296,19 +300,29 @@ func checkContainerSecurity(t *testing.T, c corev1.Container, uid int64, nonRoot
 // checkTLS: the Certificate covers the Service's DNS name, its secret is the
 // one mounted, and the TLS flags read the mounted files.
 func checkTLS(t *testing.T, objs objects, ds *appsv1.DaemonSet) {
-	cert := only[*certificate](t, objs)
+	cert := named[*certificate](t, objs, ds.Namespace, ds.Name)
 	assert.Contains(t, cert.Spec.DNSNames, ds.Name+"."+ds.Namespace+".svc.cluster.local", "the scalerAddress host")
 	assert.Equal(t, []string{"server auth"}, cert.Spec.Usages)
 	assert.NotEmpty(t, cert.Spec.IssuerRef.Name)
 	pod := ds.Spec.Template.Spec
-	require.Len(t, pod.Volumes, 1)
-	require.NotNil(t, pod.Volumes[0].Secret)
-	assert.Equal(t, cert.Spec.SecretName, pod.Volumes[0].Secret.SecretName)
-	assert.Equal(t, ptr(int32(0o440)), pod.Volumes[0].Secret.DefaultMode, "key readable by owner and group only")
+	var secrets []corev1.Volume
+	for _, v := range pod.Volumes {
+		if v.Secret != nil {
+			secrets = append(secrets, v)
+		}
+	}
+	require.Len(t, secrets, 1)
+	assert.Equal(t, cert.Spec.SecretName, secrets[0].Secret.SecretName)
+	assert.Equal(t, ptr(int32(0o440)), secrets[0].Secret.DefaultMode, "key readable by owner and group only")
 	assert.Equal(t, ptr(int64(65532)), pod.SecurityContext.FSGroup, "the group that may read the key")
 	c := pod.Containers[0]
-	require.Len(t, c.VolumeMounts, 1)
-	m := c.VolumeMounts[0]
+	var m corev1.VolumeMount
+	for _, vm := range c.VolumeMounts {
+		if vm.Name == secrets[0].Name {
+			m = vm
+		}
+	}
+	require.NotEmpty(t, m.MountPath, "the secret is mounted")
 	assert.True(t, m.ReadOnly)
 	for _, a := range c.Args {
 		if name, val, _ := strings.Cut(strings.TrimPrefix(a, "--"), "="); slices.Contains(plannedTLSFlags, name) {

@@ -29,12 +29,16 @@ func TestHelmAndKustomizeAgree(t *testing.T) {
 		{"overlays/default", nil},
 		{"overlays/tls", []string{"values-tls.yaml"}},
 		{"overlays/cluster", []string{"values-cluster.yaml"}},
+		{"overlays/cluster-tls", []string{"values-cluster.yaml", "values-tls.yaml"}},
+		{"overlays/cluster-monitoring", []string{"values-cluster.yaml", "values-monitoring.yaml"}},
 		{"overlays/gpu-operator", []string{"values-gpu-operator.yaml"}},
 		{"overlays/gpu-operator-mig", []string{"values-gpu-operator.yaml", "values-mig.yaml"}},
 	} {
 		t.Run(tc.overlay, func(t *testing.T) {
 			t.Parallel()
-			helm := decodeAll(t, mustRenderHelm(t, withNamespace, tc.valuesFiles...))
+			docs, err := renderHelmWith(t, withAPIs(prometheusOperatorAPIs...), withNamespace, tc.valuesFiles...)
+			require.NoError(t, err)
+			helm := decodeAll(t, docs)
 			kust := decodeAll(t, renderKustomize(t, tc.overlay))
 			for _, o := range helm {
 				labels := maps.Clone(o.GetLabels())
@@ -85,7 +89,7 @@ func TestHelmRefuses(t *testing.T) {
 		{"bad log format", map[string]any{"log": map[string]any{"format": "xml"}}, "format"},
 		{"misspelt aggregator key", map[string]any{"aggregator": map[string]any{"enable": true}}, "enable"},
 		{"no aggregator replica", map[string]any{"aggregator": map[string]any{"enabled": true, "replicas": 0}}, "replicas"},
-		{"aggregator with TLS", map[string]any{"aggregator": map[string]any{"enabled": true}, "tls": map[string]any{"enabled": true}}, "tls.enabled"},
+		{"aggregator ports clash", map[string]any{"aggregator": map[string]any{"enabled": true, "httpPort": 6000}}, "must differ"},
 		{"aggregator PDB allowing none", map[string]any{"aggregator": map[string]any{"enabled": true, "podDisruptionBudget": map[string]any{"maxUnavailable": 0}}}, "maxUnavailable"},
 		{"aggregator without peers", map[string]any{"aggregator": map[string]any{"enabled": true}, "service": map[string]any{"peers": false}}, "service.peers"},
 		{"aggregator in a restricted namespace", map[string]any{"aggregator": map[string]any{"enabled": true}, "namespace": map[string]any{"create": true}}, "namespace.podSecurity=privileged"},

@@ -21,7 +21,9 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/yaml"
 
+	"github.com/nvml-scaler/nvml-scaler/engine"
 	"github.com/nvml-scaler/nvml-scaler/scaler"
+	"github.com/nvml-scaler/nvml-scaler/scaler/enginetrigger"
 )
 
 func init() {
@@ -117,6 +119,9 @@ const (
 	aggregatorHost    = releaseName + "-aggregator." + releaseNamespace + ".svc.cluster.local"
 	agentHost         = releaseName + "." + releaseNamespace + ".svc.cluster.local"
 	singleNodeExample = "single-node-scaledobject.yaml"
+	// engineExample's queue trigger reads --engine-target endpoints, which
+	// only the agents serve.
+	engineExample = "vllm-queue-and-gpu.yaml"
 )
 
 // ourTriggers returns the triggers of so that point at nvml-scaler.
@@ -141,9 +146,21 @@ func checkOurTrigger(t *testing.T, ex *kedaObjects, so *kedav1alpha1.ScaledObjec
 	assert.Equal(t, want.host, host, "scalerAddress: the chart's Service")
 	assert.Equal(t, strconv.Itoa(want.port), p, "scalerAddress: the Service's gRPC port")
 
-	parsed, err := scaler.ParseTrigger(tr.Metadata)
-	require.NoError(t, err, "scaler.ParseTrigger(%v)", tr.Metadata)
-	assert.NoError(t, pairingErr(tr, parsed.Aggregation))
+	if enginetrigger.Serves(tr.Metadata) {
+		et, err := enginetrigger.Parse(tr.Metadata)
+		require.NoError(t, err, "enginetrigger.Parse(%v)", tr.Metadata)
+		// A fleet total (sum of a queue, a rate) goes with AverageValue; a
+		// latency or an average with Value, as for GPUs.
+		agg := scaler.AggAvg
+		if et.Aggregation == engine.Sum && et.Metric.Info().Kind != engine.KindLatency {
+			agg = scaler.AggSum
+		}
+		assert.NoError(t, pairingErr(tr, agg))
+	} else {
+		parsed, err := scaler.ParseTrigger(tr.Metadata)
+		require.NoError(t, err, "scaler.ParseTrigger(%v)", tr.Metadata)
+		assert.NoError(t, pairingErr(tr, parsed.Aggregation))
+	}
 
 	if tr.Metadata["enableTLS"] == "true" {
 		require.NotNil(t, tr.AuthenticationRef, "trigger %q: TLS needs a TriggerAuthentication", tr.Name)
@@ -208,7 +225,7 @@ func TestExamples(t *testing.T) {
 	t.Parallel()
 	files, err := filepath.Glob(filepath.Join(examplesDir, "*.yaml"))
 	require.NoError(t, err)
-	require.Len(t, files, 5, "examples: %v", files)
+	require.Len(t, files, 6, "examples: %v", files)
 	aggregator, agent := chartScalerAddrs(t)
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
@@ -227,7 +244,7 @@ func TestExamples(t *testing.T) {
 				ours := ourTriggers(so)
 				require.NotEmpty(t, ours, "ScaledObject %s: no trigger points at nvml-scaler", so.Name)
 				want := aggregator
-				if filepath.Base(f) == singleNodeExample {
+				if base := filepath.Base(f); base == singleNodeExample || base == engineExample {
 					want = agent
 				}
 				for _, tr := range ours {

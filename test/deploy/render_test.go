@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -40,6 +41,24 @@ const (
 // rendered YAML documents, NOTES.txt left out.
 func renderHelm(t testing.TB, set map[string]any, valuesFiles ...string) ([][]byte, error) {
 	t.Helper()
+	return renderHelmWith(t, common.DefaultCapabilities, set, valuesFiles...)
+}
+
+// prometheusOperatorAPIs are the API versions a cluster with the Prometheus
+// Operator's CRDs serves, as `helm template --api-versions` passes them.
+var prometheusOperatorAPIs = []string{"monitoring.coreos.com/v1", "monitoring.coreos.com/v1/PodMonitor",
+	"monitoring.coreos.com/v1/ServiceMonitor", "monitoring.coreos.com/v1/PrometheusRule"}
+
+// withAPIs returns the default capabilities plus apis.
+func withAPIs(apis ...string) *common.Capabilities {
+	caps := *common.DefaultCapabilities
+	caps.APIVersions = append(slices.Clone(caps.APIVersions), apis...)
+	return &caps
+}
+
+// renderHelmWith is renderHelm against a cluster with caps.
+func renderHelmWith(t testing.TB, caps *common.Capabilities, set map[string]any, valuesFiles ...string) ([][]byte, error) {
+	t.Helper()
 	chrt, err := loader.Load(chartDir)
 	require.NoError(t, err, "load chart")
 	// Precedence as `helm template --set … -f a -f b`: set, then b, then a.
@@ -57,7 +76,7 @@ func renderHelm(t testing.TB, set map[string]any, valuesFiles ...string) ([][]by
 		vals = util.MergeTables(vals, v)
 	}
 	opts := common.ReleaseOptions{Name: releaseName, Namespace: releaseNamespace, Revision: 1, IsInstall: true}
-	top, err := util.ToRenderValuesWithSchemaValidation(chrt, vals, opts, common.DefaultCapabilities, false)
+	top, err := util.ToRenderValuesWithSchemaValidation(chrt, vals, opts, caps, false)
 	if err != nil {
 		return nil, err
 	}

@@ -5,9 +5,12 @@ package deploy
 import (
 	"testing"
 
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 )
 
@@ -79,4 +82,47 @@ func TestHelmAggregatorValues(t *testing.T) {
 	assert.NotNil(t, pod.Affinity.NodeAffinity)
 	assert.Equal(t, ptr(int32(3)), d.Spec.Replicas)
 	assert.Equal(t, "system-cluster-critical", pod.PriorityClassName)
+}
+
+// TestHelmNetworkAndMonitoringValues: the remaining values, each where it lands.
+func TestHelmNetworkAndMonitoringValues(t *testing.T) {
+	t.Parallel()
+	cluster := map[string]any{"enabled": true}
+
+	// kedaPodSelector null: the whole KEDA namespace, on both policies.
+	objs := decodeAll(t, mustRenderHelm(t, map[string]any{"aggregator": cluster,
+		"networkPolicy": map[string]any{"kedaPodSelector": nil}}))
+	for _, np := range all[*networkingv1.NetworkPolicy](objs) {
+		from := np.Spec.Ingress[0].From
+		assert.Len(t, from, 1, np.Name)
+		assert.Nil(t, from[0].PodSelector, "%s: kedaPodSelector null admits the namespace", np.Name)
+		assert.NotNil(t, from[0].NamespaceSelector, np.Name)
+	}
+
+	// aggregator.httpPort and aggregator.tls.secretName.
+	objs = decodeAll(t, mustRenderHelm(t, map[string]any{
+		"aggregator": map[string]any{"enabled": true, "httpPort": 9090, "tls": map[string]any{"secretName": "agg-cert"}},
+		"tls":        map[string]any{"enabled": true, "secretName": "agent-cert"},
+	}))
+	d := only[*appsv1.Deployment](t, objs)
+	c := d.Spec.Template.Spec.Containers[0]
+	assert.Contains(t, c.Args, "--http-listen=:9090")
+	assert.Contains(t, c.Ports, corev1.ContainerPort{Name: "http", ContainerPort: 9090, Protocol: corev1.ProtocolTCP})
+	assert.Equal(t, "agg-cert", d.Spec.Template.Spec.Volumes[0].Secret.SecretName)
+	assert.Empty(t, all[*certificate](objs), "no cert-manager: the secrets are the user's")
+
+	// monitoring's interval and labels.
+	docs, err := renderHelmWith(t, withAPIs(prometheusOperatorAPIs...), map[string]any{"aggregator": cluster, "monitoring": map[string]any{
+		"podMonitor":     map[string]any{"enabled": true, "interval": "15s", "labels": map[string]any{"release": "kube-prometheus-stack"}},
+		"prometheusRule": map[string]any{"enabled": true, "labels": map[string]any{"release": "kube-prometheus-stack"}},
+	}})
+	require.NoError(t, err)
+	objs = decodeAll(t, docs)
+	pms := all[*monitoringv1.PodMonitor](objs)
+	require.Len(t, pms, 2)
+	for _, pm := range pms {
+		assert.Equal(t, "kube-prometheus-stack", pm.Labels["release"], pm.Name)
+		assert.Equal(t, monitoringv1.Duration("15s"), pm.Spec.PodMetricsEndpoints[0].Interval, pm.Name)
+	}
+	assert.Equal(t, "kube-prometheus-stack", only[*monitoringv1.PrometheusRule](t, objs).Labels["release"])
 }

@@ -253,6 +253,28 @@ FAKE_EXPORT nvmlReturn_t nvmlDeviceGetTemperature(nvmlDevice_t device, int senso
 	return gpu_u32(SYM_nvmlDeviceGetTemperature, device, temp, SAMPLE, offsetof(struct fake_sample, temp));
 }
 
+// nvmlDeviceGetTemperatureV (R580+) answers what the deprecated call does,
+// through the versioned struct; sensor 0 only.
+R570_API nvmlReturn_t nvmlDeviceGetTemperatureV(nvmlDevice_t device, nvmlTemperature_v1_t *temp) {
+	const size_t off = offsetof(struct fake_sample, temp);
+	if (temp == NULL)
+		return gpu_u32(SYM_nvmlDeviceGetTemperatureV, device, NULL, SAMPLE, off);
+	if (temp->version != NVML_TEMPERATURE_V1 || temp->sensorType != NVML_TEMPERATURE_GPU) {
+		struct fake_call c;
+		struct fake_target t;
+		nvmlReturn_t r = begin(SYM_nvmlDeviceGetTemperatureV, device, &c, &t);
+		if (r != NVML_SUCCESS)
+			return r;
+		return temp->version != NVML_TEMPERATURE_V1 ? NVML_ERROR_ARGUMENT_VERSION_MISMATCH
+		                                            : NVML_ERROR_INVALID_ARGUMENT;
+	}
+	unsigned int v;
+	nvmlReturn_t r = gpu_u32(SYM_nvmlDeviceGetTemperatureV, device, &v, SAMPLE, off);
+	if (r == NVML_SUCCESS)
+		temp->temperature = (int)v;
+	return r;
+}
+
 // nvmlDeviceGetClockInfo knows type 1 (NVML_CLOCK_SM) only; the others answer
 // NVML_ERROR_NOT_SUPPORTED because recordings hold only the SM clock.
 FAKE_EXPORT nvmlReturn_t nvmlDeviceGetClockInfo(nvmlDevice_t device, int type, unsigned int *clock) {
@@ -301,7 +323,7 @@ MIG_API nvmlReturn_t nvmlDeviceGetMigDeviceHandleByIndex(nvmlDevice_t device, un
 		if (t.dev->slotfail[k].slot == index && (r = fake_rule_ret(&c, &t.dev->slotfail[k].r)) != NVML_SUCCESS)
 			return r;
 	for (uint32_t k = 0; k < t.dev->nmig; k++) {
-		if (t.dev->mig[k].index == index) {
+		if (t.dev->mig[k].index == index && fake_mig_alive(&c, &t.dev->mig[k])) {
 			*mig = fake_mig_handle(t.index, k);
 			return NVML_SUCCESS;
 		}
@@ -330,5 +352,19 @@ MIG_API nvmlReturn_t nvmlDeviceGetDeviceHandleFromMigDeviceHandle(nvmlDevice_t m
 	if (device == NULL || t.mig == NULL)
 		return NVML_ERROR_INVALID_ARGUMENT;
 	*device = fake_gpu_handle(t.index);
+	return NVML_SUCCESS;
+}
+
+MODERN_API nvmlReturn_t nvmlDeviceGetGpuInstanceId(nvmlDevice_t device, unsigned int *id) {
+	struct fake_call c;
+	struct fake_target t;
+	nvmlReturn_t r = begin(SYM_nvmlDeviceGetGpuInstanceId, device, &c, &t);
+	if (r != NVML_SUCCESS)
+		return r;
+	if (id == NULL)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	if (t.mig == NULL) // a GPU handle has no GPU instance
+		return NVML_ERROR_NOT_SUPPORTED;
+	*id = t.mig->gi;
 	return NVML_SUCCESS;
 }

@@ -8,6 +8,10 @@
 // hold answers NVML_ERROR_NOT_SUPPORTED in its own nvmlReturn; samples from
 // different devices, or never filled, make the whole call
 // NVML_ERROR_INVALID_ARGUMENT. Only metrics[0..numMetrics-1] are written.
+//
+// nvmlGpmMigSampleGet samples one GPU instance of a GPU in MIG mode. No
+// recording has MIG, so the fake answers a GPU instance's metrics with its
+// parent GPU's recorded ones: the plumbing is what is tested, not the values.
 #define _GNU_SOURCE
 #include <math.h>
 #include <stdlib.h>
@@ -20,6 +24,7 @@ struct nvmlGpmSample_st {
 	uint32_t magic;
 	int filled;
 	uint32_t dev;
+	uint32_t gi; // GPU instance id + 1; 0 for the whole GPU
 	uint64_t step, raw;
 };
 
@@ -85,6 +90,32 @@ MODERN_API nvmlReturn_t nvmlGpmSampleGet(nvmlDevice_t device, nvmlGpmSample_t sa
 	if (t.mig != NULL || t.dev->gpm.ret != NVML_SUCCESS || t.dev->gpm.v == 0)
 		return NVML_ERROR_NOT_SUPPORTED;
 	sample->dev = t.index;
+	sample->gi = 0;
+	sample->step = c.step;
+	sample->raw = c.raw;
+	sample->filled = 1;
+	return NVML_SUCCESS;
+}
+
+MODERN_API nvmlReturn_t nvmlGpmMigSampleGet(nvmlDevice_t device, unsigned int gpuInstanceId, nvmlGpmSample_t sample) {
+	struct fake_call c;
+	struct fake_target t;
+	nvmlReturn_t r = fake_enter(SYM_nvmlGpmMigSampleGet, &c);
+	if (r == NVML_SUCCESS)
+		r = fake_device(&c, device, &t);
+	if (r != NVML_SUCCESS)
+		return r;
+	if (!valid(sample) || t.mig != NULL)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	if (t.dev->gpm.ret != NVML_SUCCESS || t.dev->gpm.v == 0 || t.dev->migmode.current != 1)
+		return NVML_ERROR_NOT_SUPPORTED;
+	int found = 0;
+	for (uint32_t k = 0; k < t.dev->nmig; k++)
+		found |= t.dev->mig[k].gi == gpuInstanceId && fake_mig_alive(&c, &t.dev->mig[k]);
+	if (!found)
+		return NVML_ERROR_NOT_FOUND;
+	sample->dev = t.index;
+	sample->gi = gpuInstanceId + 1;
 	sample->step = c.step;
 	sample->raw = c.raw;
 	sample->filled = 1;
@@ -137,7 +168,7 @@ MODERN_API nvmlReturn_t nvmlGpmMetricsGet(nvmlGpmMetricsGet_t *mg) {
 		return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
 	const struct nvmlGpmSample_st *s1 = mg->sample1, *s2 = mg->sample2;
 	if (mg->numMetrics > FAKE_GPM_METRIC_MAX || !valid(s1) || !valid(s2) || !s1->filled || !s2->filled ||
-	    s1->dev != s2->dev)
+	    s1->dev != s2->dev || s1->gi != s2->gi)
 		return NVML_ERROR_INVALID_ARGUMENT;
 	const struct fake_state *st = c.st;
 	if (s2->dev >= st->ndev)

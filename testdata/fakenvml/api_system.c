@@ -174,7 +174,8 @@ FAKE_EXPORT nvmlReturn_t nvmlDeviceGetHandleByUUID(const char *uuid, nvmlDevice_
 		if (d->uuid.ret == NVML_SUCCESS && strcmp(d->uuid.s, uuid) == 0)
 			h = fake_gpu_handle(i);
 		for (uint32_t k = 0; h == NULL && k < d->nmig; k++)
-			if (d->mig[k].uuid.ret == NVML_SUCCESS && strcmp(d->mig[k].uuid.s, uuid) == 0)
+			if (d->mig[k].uuid.ret == NVML_SUCCESS && strcmp(d->mig[k].uuid.s, uuid) == 0 &&
+			    fake_mig_alive(&c, &d->mig[k]))
 				h = fake_mig_handle(i, k);
 		if (h == NULL)
 			continue;

@@ -195,14 +195,21 @@ nvmlReturn_t fake_device(const struct fake_call *c, nvmlDevice_t h, struct fake_
 	} else if (p - m < sizeof g_mig) {
 		uintptr_t j = (p - m) / sizeof g_mig[0][0];
 		uintptr_t i = j / FAKE_MAX_MIG, k = j % FAKE_MAX_MIG;
-		if (i >= st->ndev || k >= st->dev[i].nmig)
-			return NVML_ERROR_INVALID_ARGUMENT;
+		if (i >= st->ndev || k >= st->dev[i].nmig || !fake_mig_alive(c, &st->dev[i].mig[k]))
+			return NVML_ERROR_INVALID_ARGUMENT; // a destroyed MIG device's handle, as real drivers answer
 		t->index = (uint32_t)i;
 		t->dev = &st->dev[i];
 		t->mig = &st->dev[i].mig[k];
 		t->mslot = st->dev[i].mig_base + (uint32_t)k;
 	} else {
 		return NVML_ERROR_INVALID_ARGUMENT;
+	}
+	if (t->dev->holdfile) { // a hung GPU: only calls on its handles wait
+		struct timespec t0;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		int64_t max = (int64_t)t->dev->hold_ms * 1000000;
+		while (access(t->dev->holdfile, F_OK) == 0 && elapsed_ns(&t0) < max)
+			sleep_ms(1);
 	}
 	if (c->raw >= t->dev->lost_from)
 		return NVML_ERROR_GPU_IS_LOST;
@@ -246,4 +253,9 @@ nvmlReturn_t fake_rule_ret(const struct fake_call *c, const struct fake_rule *r)
 	if (r->ret != NVML_SUCCESS && c->raw >= r->from && c->raw < r->to)
 		return r->ret;
 	return NVML_SUCCESS;
+}
+
+// fake_mig_alive reports whether MIG device m exists at the call's step.
+int fake_mig_alive(const struct fake_call *c, const struct fake_mig *m) {
+	return c->raw >= m->from && c->raw < m->to;
 }

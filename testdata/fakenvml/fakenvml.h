@@ -171,7 +171,17 @@ typedef struct {
 	unsigned int isSupportedDevice;
 } nvmlGpmSupport_t;
 
+// nvmlTemperature_v1_t (R580+), for nvmlDeviceGetTemperatureV.
+typedef struct {
+	unsigned int version;
+	int sensorType;
+	int temperature;
+} nvmlTemperature_v1_t;
+
+#define NVML_TEMPERATURE_V1 ((unsigned int)(sizeof(nvmlTemperature_v1_t) | (1u << 24)))
+
 _Static_assert(sizeof(nvmlUtilization_t) == 8, "nvmlUtilization_t");
+_Static_assert(NVML_TEMPERATURE_V1 == 0x0100000cu, "nvmlTemperature_v1");
 _Static_assert(sizeof(nvmlMemory_t) == 24, "nvmlMemory_t");
 _Static_assert(sizeof(nvmlMemory_v2_t) == 40, "nvmlMemory_v2_t");
 _Static_assert(NVML_MEMORY_V2 == 0x02000028u, "nvmlMemory_v2");
@@ -235,6 +245,9 @@ _Static_assert(sizeof(nvmlGpmSupport_t) == 8, "nvmlGpmSupport_t");
 	X(nvmlGpmSampleGet, 2)                             \
 	X(nvmlGpmMetricsGet, 2)                            \
 	X(nvmlDeviceGetConfComputeMemSizeInfo, 2)          \
+	X(nvmlDeviceGetGpuInstanceId, 2)                   \
+	X(nvmlGpmMigSampleGet, 2)                          \
+	X(nvmlDeviceGetTemperatureV, 3)                    \
 	X(nvmlDeviceGetRunningProcessDetailList, 3)
 
 enum fake_sym {
@@ -294,6 +307,8 @@ struct fake_gpm {
 struct fake_mig {
 	uint32_t index; // nvmlDeviceGetMigDeviceHandleByIndex index
 	struct fake_str uuid, name;
+	uint32_t gi;       // nvmlDeviceGetGpuInstanceId; default k + 1
+	uint64_t from, to; // exists in steps [from, to) (mig-manager reconfigures)
 };
 
 struct fake_rule {
@@ -331,6 +346,8 @@ struct fake_dev {
 		struct fake_rule r;
 	} slotfail[FAKE_MAX_MIG]; // nvmlDeviceGetMigDeviceHandleByIndex(slot)
 	uint32_t nslotfail;
+	char *holdfile; // calls on this GPU's handles wait while it exists
+	uint32_t hold_ms;
 };
 
 struct fake_sample {
@@ -433,5 +450,6 @@ const struct fake_msample *fake_msample(const struct fake_call *c, uint32_t slot
 int fake_churn(void);
 nvmlReturn_t fake_copy_str(const struct fake_str *fs, char *buf, unsigned int len);
 nvmlReturn_t fake_rule_ret(const struct fake_call *c, const struct fake_rule *r);
+int fake_mig_alive(const struct fake_call *c, const struct fake_mig *m);
 
 #endif

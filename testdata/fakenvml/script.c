@@ -61,6 +61,15 @@
 //                                           or UUID) answer ret in steps
 //                                           [from, to), to 0: no end (a GPU
 //                                           the cgroup denies: 4)
+//   miglife <i> <k> <from> <to>             MIG device k of GPU i exists only in
+//                                           steps [from, to) (to 0: no end);
+//                                           outside, lookups miss it and its
+//                                           handle answers 2, as after
+//                                           mig-manager destroyed it
+//   miggi <i> <k> <gi>                      its GPU instance id (default k+1)
+//   holdgpu <i> <path> <maxms>              every call on a handle of GPU i (or
+//                                           its MIG devices) waits while path
+//                                           exists, as blockfile does
 //   slotfail <i> <slot> <ret> <from> <to>   nvmlDeviceGetMigDeviceHandleByIndex
 //                                           (GPU i, slot) answers ret
 //   nan <i> <metricId> [<from>]             that GPM metric answers NaN
@@ -381,21 +390,29 @@ static int parse_fail(struct lex *l, struct fake_state *st) {
 	return 0;
 }
 
-static int parse_blockfile(struct lex *l, struct fake_state *st) {
-	enum fake_sym s;
+// get_path reads a path, relative to the script unless absolute, into *out
+// (replacing what was there).
+static int get_path(struct lex *l, const struct fake_state *st, char **out) {
 	char path[FAKE_PATH];
-	if (get_sym(l, &s) || get_str(l, "path", path, sizeof path) ||
-	    get_u32(l, "max milliseconds", &st->blockfile_ms[s]))
+	if (get_str(l, "path", path, sizeof path))
 		return -1;
 	char full[2 * FAKE_PATH + 2];
 	if (path[0] == '/')
 		snprintf(full, sizeof full, "%s", path);
 	else
 		snprintf(full, sizeof full, "%s/%s", st->dir, path);
-	free(st->blockfile[s]);
-	st->blockfile[s] = strdup(full);
-	if (st->blockfile[s] == NULL)
+	free(*out);
+	*out = strdup(full);
+	if (*out == NULL)
 		return fail_at(l, "out of memory");
+	return 0;
+}
+
+static int parse_blockfile(struct lex *l, struct fake_state *st) {
+	enum fake_sym s;
+	if (get_sym(l, &s) || get_path(l, st, &st->blockfile[s]) ||
+	    get_u32(l, "max milliseconds", &st->blockfile_ms[s]))
+		return -1;
 	st->hooks[s] = 1;
 	return 0;
 }
@@ -475,6 +492,26 @@ static int parse_line(struct lex *l, struct fake_state *st) {
 		return parse_fail(l, st);
 	if (strcmp(d, "lost") == 0)
 		return get_dev(l, st, &i) || get_u64(l, "from step", &st->dev[i].lost_from);
+	if (strcmp(d, "miglife") == 0) {
+		uint32_t k;
+		if (get_dev(l, st, &i) || get_mig(l, st, i, &k))
+			return -1;
+		struct fake_mig *m = &st->dev[i].mig[k];
+		if (get_u64(l, "from step", &m->from) || get_u64(l, "to step", &m->to))
+			return -1;
+		if (m->to == 0)
+			m->to = FAKE_NEVER;
+		return 0;
+	}
+	if (strcmp(d, "miggi") == 0) {
+		uint32_t k;
+		if (get_dev(l, st, &i) || get_mig(l, st, i, &k))
+			return -1;
+		return get_u32(l, "GPU instance id", &st->dev[i].mig[k].gi);
+	}
+	if (strcmp(d, "holdgpu") == 0)
+		return get_dev(l, st, &i) || get_path(l, st, &st->dev[i].holdfile) ||
+		       get_u32(l, "max milliseconds", &st->dev[i].hold_ms);
 	if (strcmp(d, "deny") == 0)
 		return get_dev(l, st, &i) || get_rule(l, &st->dev[i].deny);
 	if (strcmp(d, "slotfail") == 0) {
@@ -576,8 +613,11 @@ static struct fake_state *new_state(void) {
 		struct fake_dev *d = &st->dev[i];
 		d->name.ret = d->uuid.ret = d->pci.ret = d->arch.ret = d->powerlimit.ret = d->maxmig.ret =
 		    d->gpm.ret = d->cc.ret = d->mem1.ret = d->migmode.ret = NVML_ERROR_NOT_SUPPORTED;
-		for (int k = 0; k < FAKE_MAX_MIG; k++)
+		for (int k = 0; k < FAKE_MAX_MIG; k++) {
 			d->mig[k].uuid.ret = d->mig[k].name.ret = NVML_ERROR_NOT_SUPPORTED;
+			d->mig[k].gi = (uint32_t)k + 1;
+			d->mig[k].to = FAKE_NEVER;
+		}
 		d->lost_from = FAKE_NEVER;
 	}
 	return st;
@@ -593,6 +633,8 @@ static void free_state(struct fake_state *st) {
 	free(st->gpms);
 	for (int i = 0; i < SYM_COUNT; i++)
 		free(st->blockfile[i]);
+	for (int i = 0; i < FAKE_MAX_DEV; i++)
+		free(st->dev[i].holdfile);
 	if (st->ctl)
 		munmap(st->ctl, 8);
 	free(st);

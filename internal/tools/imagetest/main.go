@@ -39,7 +39,7 @@ func main() {
 // run dispatches to a subcommand.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("want a subcommand: fake, elf or probe")
+		return errors.New("want a subcommand: fake, elf, probe, kubelet, nocaps or nodeapi")
 	}
 	switch args[0] {
 	case "fake":
@@ -48,6 +48,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return runELF(args[1:], stdout, stderr)
 	case "probe":
 		return runProbe(args[1:], stdin, stdout, stderr)
+	case "kubelet":
+		return runKubelet(args[1:], stderr)
+	case "nocaps":
+		return runNoCaps(args[1:], stderr)
+	case "nodeapi":
+		return runNodeAPI(args[1:], stdout, stderr)
 	}
-	return fmt.Errorf("unknown subcommand %q: want fake, elf or probe", args[0])
+	return fmt.Errorf("unknown subcommand %q: want fake, elf, probe, kubelet, nocaps or nodeapi", args[0])
 }

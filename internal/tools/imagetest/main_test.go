@@ -25,6 +25,10 @@ func TestRunUsage(t *testing.T) {
 		{"elf unknown arch", []string{"elf", "-arch", "riscv64", "x"}, `-arch "riscv64"`},
 		{"elf missing file", []string{"elf", "testdata-that-does-not-exist"}, "no such file"},
 		{"probe with args", []string{"probe", "x"}, "takes no arguments"},
+		{"kubelet without pod", []string{"kubelet", "-socket", "s", "-uuids", "GPU-a"}, "want -socket PATH -pod NAMESPACE/NAME"},
+		{"kubelet pod without namespace", []string{"kubelet", "-socket", "s", "-pod", "p", "-uuids", "GPU-a"}, "-pod NAMESPACE/NAME"},
+		{"nocaps without command", []string{"nocaps", "-root", "/"}, "want -root DIR COMMAND"},
+		{"nocaps without root", []string{"nocaps", "/nvml-scaler"}, "want -root DIR COMMAND"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

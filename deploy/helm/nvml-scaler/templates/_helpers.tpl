@@ -103,3 +103,7 @@ capabilities:
 seccompProfile:
   type: RuntimeDefault
 {{- end -}}
+
+{{- define "nvml-scaler.aggregatorTLSSecretName" -}}
+{{- default (printf "%s-tls" (include "nvml-scaler.aggregatorName" .)) .Values.aggregator.tls.secretName -}}
+{{- end -}}

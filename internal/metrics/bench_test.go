@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package metrics
+
+import (
+	"context"
+	"net"
+	"path/filepath"
+	"testing"
+
+	pb "github.com/kedacore/keda/v2/pkg/scalers/externalscaler"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/test/bufconn"
+
+	"github.com/nvml-scaler/nvml-scaler/recording"
+	"github.com/nvml-scaler/nvml-scaler/scaler"
+	"github.com/nvml-scaler/nvml-scaler/scaler/replay"
+)
+
+// BenchmarkServeOptions is one GetMetrics round trip over bufconn, client and
+// server in this process, one call at a time, against the node server alone
+// and with serve's metrics options (the stats handler, the stream
+// interceptor, the unknown-method handler): the difference in ns/op and
+// allocs/op is what counting every call costs. Allocations are exact, unlike
+// throughput on a shared machine.
+func BenchmarkServeOptions(b *testing.B) {
+	rec, err := recording.Load(filepath.Join("..", "..", "testdata", "recordings", goldenFixture))
+	require.NoError(b, err)
+	for _, bc := range []struct {
+		name    string
+		metrics bool
+	}{{"server=node", false}, {"server=node+metrics", true}} {
+		b.Run(bc.name, func(b *testing.B) {
+			src, err := replay.New(rec, replay.Options{Manual: true})
+			require.NoError(b, err)
+			s, err := scaler.NewSampler(scaler.SamplerConfig{Source: src, Node: "bench"})
+			require.NoError(b, err)
+			var opts []grpc.ServerOption
+			if bc.metrics {
+				opts = New(Options{}).ServerOptions()
+			}
+			srv, err := scaler.NewServer(scaler.ServerConfig{Sampler: s, GRPCOptions: opts})
+			require.NoError(b, err)
+			lis := bufconn.Listen(1 << 20)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- srv.Serve(ctx, lis) }()
+			defer func() { cancel(); require.NoError(b, <-done) }()
+			conn, err := grpc.NewClient("passthrough:///bufconn",
+				grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+				grpc.WithTransportCredentials(insecure.NewCredentials()))
+			require.NoError(b, err)
+			defer conn.Close()
+			client := pb.NewExternalScalerClient(conn)
+			req := &pb.GetMetricsRequest{ScaledObjectRef: &pb.ScaledObjectRef{Name: "bench", Namespace: "default",
+				ScalerMetadata: map[string]string{"metric": "power_watts", "targetValue": "400"}}}
+			require.Eventually(b, func() bool { _, err := client.GetMetrics(ctx, req); return err == nil },
+				10e9, 10e6, "the first sweep")
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := client.GetMetrics(ctx, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
