@@ -13,7 +13,7 @@ COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BENCHTIME ?= 2s
 
-.PHONY: build build-agent test test-keda test-e2e lint fmt vet bench fuzz cover image demo demo-test tidy-check recordings cross
+.PHONY: build build-agent test test-keda test-e2e bench-scaling lint fmt vet bench fuzz cover image demo demo-test tidy-check recordings cross
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/nvml-scaler
@@ -46,6 +46,17 @@ test: lint cross
 test-e2e:
 	GO=$(GO) hack/e2e-build.sh
 	cd test/e2e && $(GO) test -race -count=1 -timeout 30m ./...
+
+# The scaling benchmark (issue 11, not part of make test): on the test-e2e
+# control plane, nvml-scaler's external trigger against the Prometheus chain
+# (Debian's prometheus package: apt-get install prometheus) on one replayed
+# load; results in .cache/bench-scaling (table scaling.md, timelines .tsv).
+bench-scaling:
+	GO=$(GO) hack/e2e-build.sh
+	mkdir -p .cache/bench-scaling
+	cd test/e2e && E2E_BENCH_SCALING=$(CURDIR)/.cache/bench-scaling $(GO) test -race -count=1 -run '^TestScalingBench$$' -timeout 30m -v ./... \
+		>$(CURDIR)/.cache/bench-scaling/run.log 2>&1 || (tail -60 .cache/bench-scaling/run.log; exit 1)
+	cat .cache/bench-scaling/scaling.md
 
 test-keda:
 	@if [ -f test/keda/go.mod ]; then cd test/keda && $(GO) test -race -count=1 ./...; fi
