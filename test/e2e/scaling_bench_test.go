@@ -54,17 +54,20 @@ type benchScenario struct {
 	demand func(at time.Duration) float64
 }
 
-var benchScenarios = []benchScenario{
-	{name: "step", length: 200 * time.Second, stepAt: 20 * time.Second, demand: func(at time.Duration) float64 {
-		if at < 20*time.Second {
-			return 0
-		}
-		return 150
-	}},
-	{name: "ramp", length: 200 * time.Second, stepAt: 20 * time.Second, demand: func(at time.Duration) float64 {
-		// 0 → 200 linearly over 120 s from t = 20 s, then held.
-		return 200 * min(max((at-20*time.Second).Seconds()/120, 0), 1)
-	}},
+// benchScenarios are the loads the benchmark replays.
+func benchScenarios() []benchScenario {
+	return []benchScenario{
+		{name: "step", length: 200 * time.Second, stepAt: 20 * time.Second, demand: func(at time.Duration) float64 {
+			if at < 20*time.Second {
+				return 0
+			}
+			return 150
+		}},
+		{name: "ramp", length: 200 * time.Second, stepAt: 20 * time.Second, demand: func(at time.Duration) float64 {
+			// 0 → 200 linearly over 120 s from t = 20 s, then held.
+			return 200 * min(max((at-20*time.Second).Seconds()/120, 0), 1)
+		}},
+	}
 }
 
 // TestScalingBench runs the scaling benchmark when E2E_BENCH_SCALING names
@@ -89,7 +92,7 @@ func TestScalingBench(t *testing.T) {
 	})
 	b.createNode(t, "gpu-a")
 	var rows []string
-	for _, sc := range benchScenarios {
+	for _, sc := range benchScenarios() {
 		t.Run(sc.name, func(t *testing.T) {
 			rows = append(rows, runScenario(t, b, prom, sc, out)...)
 		})

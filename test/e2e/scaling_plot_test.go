@@ -12,10 +12,12 @@ import (
 )
 
 // benchColors are the paths' line colours, in runScenario's order.
-var benchColors = []color.RGBA{
-	{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}, // nvml-scaler
-	{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff}, // nvml-scaler push
-	{R: 0xd6, G: 0x27, B: 0x28, A: 0xff}, // prometheus
+func benchColors() []color.RGBA {
+	return []color.RGBA{
+		{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}, // nvml-scaler
+		{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff}, // nvml-scaler push
+		{R: 0xd6, G: 0x27, B: 0x28, A: 0xff}, // prometheus
+	}
 }
 
 // plotScenario renders each path's Deployment replicas (spec) and the load
@@ -40,6 +42,7 @@ func plotScenario(file string, sc benchScenario, paths []*benchPath) error {
 	l.Color, l.Dashes = color.Black, []vg.Length{vg.Points(4), vg.Points(3)}
 	p.Add(l)
 	p.Legend.Add("load (demand / target)", l)
+	colors := benchColors()
 	for i, x := range paths {
 		xy := make(plotter.XYs, len(x.samples))
 		for j, s := range x.samples {
@@ -49,7 +52,7 @@ func plotScenario(file string, sc benchScenario, paths []*benchPath) error {
 		if err != nil {
 			return fmt.Errorf("plot %s: %w", file, err)
 		}
-		l.Color, l.Width = benchColors[i%len(benchColors)], vg.Points(1.5)
+		l.Color, l.Width = colors[i%len(colors)], vg.Points(1.5)
 		l.StepStyle = plotter.PostStep
 		p.Add(l)
 		p.Legend.Add(x.name+" replicas", l)

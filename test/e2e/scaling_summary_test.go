@@ -25,7 +25,7 @@ func samplesOf(demand func(time.Duration) float64, specs ...int32) []benchSample
 // at 2 s to a demand of 150: need 4 at target 40).
 func TestSummarize(t *testing.T) {
 	t.Parallel()
-	sc := benchScenarios[0]
+	sc := benchScenarios()[0]
 	sc.stepAt = 2 * time.Second
 	step := func(at time.Duration) float64 {
 		if at < 2*time.Second {
@@ -62,7 +62,7 @@ func TestNearestStep(t *testing.T) {
 // TestPlotScenario renders a plot from a hand-made timeline.
 func TestPlotScenario(t *testing.T) {
 	t.Parallel()
-	sc := benchScenarios[0]
+	sc := benchScenarios()[0]
 	p := []*benchPath{{name: "a", samples: samplesOf(sc.demand, 1, 1, 2, 4)}, {name: "b", samples: samplesOf(sc.demand, 1, 1, 1, 2)}}
 	file := filepath.Join(t.TempDir(), "p.png")
 	require.NoError(t, plotScenario(file, sc, p))
