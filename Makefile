@@ -52,6 +52,8 @@ test-e2e:
 # (Debian's prometheus package: apt-get install prometheus) on one replayed
 # load; results in .cache/bench-scaling (table scaling.md, timelines .tsv).
 bench-scaling:
+	@command -v prometheus >/dev/null 2>&1 || { echo "installing Debian's prometheus (path B of the benchmark)"; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus; }
 	GO=$(GO) hack/e2e-build.sh
 	mkdir -p .cache/bench-scaling
 	cd test/e2e && E2E_BENCH_SCALING=$(CURDIR)/.cache/bench-scaling $(GO) test -race -count=1 -run '^TestScalingBench$$' -timeout 30m -v ./... \
