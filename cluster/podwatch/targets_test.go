@@ -57,7 +57,9 @@ func TestTargetsScrapedThroughDiscovery(t *testing.T) {
 	annotated, _ := engineServer(t, vllm)
 	notEngine, notEngineHits := engineServer(t, nil)
 	probed, _ := engineServer(t, sglang)
-	tcp := func(name string, port int32) podwatch.Port { return podwatch.Port{Name: name, Port: port, Protocol: "TCP"} }
+	tcp := func(name string, port int32) podwatch.Port {
+		return podwatch.Port{Name: name, Port: port, Protocol: "TCP"}
+	}
 	start := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	pods := []podwatch.Pod{
 		{Namespace: "llm", Name: "a", UID: "ua", IP: "127.0.0.1", Ready: true, Started: start,

@@ -180,7 +180,7 @@ func runServe(ctx context.Context, d *deps, f *serveFlags) error {
 	if err != nil {
 		return errors.Join(err, closeAttr(), sampler.Close())
 	}
-	napi, err := f.nodeAPI.open(ctx, sampler, attr, log, d.now)
+	napi, err := f.nodeAPI.open(ctx, sampler, attr, eng.views(), log, d.now)
 	if err != nil {
 		return errors.Join(err, glis.Close(), hlis.Close(), closeAttr(), sampler.Close())
 	}

@@ -139,6 +139,15 @@ func (e *engineSignals) metrics() scaler.EngineMetrics {
 	return enginetrigger.New(e.watcher, e.now, e.devices)
 }
 
+// views is what the node-snapshot stream carries: the scrapes of the node's
+// pods with --engine-pods; nil otherwise.
+func (e *engineSignals) views() agent.EngineViews {
+	if e == nil || e.pods == nil {
+		return nil
+	}
+	return e.watcher
+}
+
 // run watches the node's pods (with --engine-pods) and scrapes until ctx
 // ends.
 func (e *engineSignals) run(ctx context.Context) error {

@@ -61,11 +61,13 @@ func (f *nodeAPIFlags) openAttribution(need bool, log *slog.Logger, now func() t
 
 // open starts nothing: it builds the service on attr and binds the listener,
 // or returns nil, nil when the API is off.
-func (f *nodeAPIFlags) open(ctx context.Context, s *scaler.Sampler, attr *attribution.Watcher, log *slog.Logger, now func() time.Time) (*nodeAPI, error) {
+// engines, when set, adds the engine pods' scrapes to the stream.
+func (f *nodeAPIFlags) open(ctx context.Context, s *scaler.Sampler, attr *attribution.Watcher, engines agent.EngineViews,
+	log *slog.Logger, now func() time.Time) (*nodeAPI, error) {
 	if f.listen == "" {
 		return nil, nil
 	}
-	svc, err := agent.New(agent.Config{Sampler: s, Attribution: attr,
+	svc, err := agent.New(agent.Config{Sampler: s, Attribution: attr, Engines: engines,
 		Logger: log.With("component", "node-api"), Now: now})
 	if err != nil {
 		return nil, err
