@@ -179,9 +179,10 @@ func TestProbeFakeNVMLDriverShapes(t *testing.T) {
 			t.Parallel()
 			f := fakenvml.New(t, tt.rec, tt.opts...)
 			f.SetStep(tt.step)
-			// 500 ms: the sweep deadline, which listing three GPUs must meet
-			// on a loaded test machine too.
-			args := []string{"probe", "--nvml-lib", f.LibPath, "--interval", "500ms"}
+			// 2 s: the sweep deadline, which opening the library and listing
+			// three GPUs must meet on a loaded test machine too (500 ms did
+			// not, with six builds sharing two cores).
+			args := []string{"probe", "--nvml-lib", f.LibPath, "--interval", "2s"}
 			r := run(context.Background(), t, append(args, "-o", "json"))
 			require.Equal(t, ExitOK, r.code, r.stderr)
 			var rep probeReport

@@ -72,7 +72,8 @@ func testScaleOnRamp(t *testing.T, b *bed) {
 	require.NoError(t, err)
 	name, value := hpaValue(h)
 	assert.Equal(t, "s0-nvml-sm-active-percent-sum", name, "the HPA's metric is ours, as KEDA prefixes it")
-	assert.Greater(t, value, 60.0, "the HPA reads the GPU's SM activity")
+	// The HPA shows an AverageValue metric per replica: total / replicas.
+	assert.InDelta(t, 78.5, value*float64(h.Status.CurrentReplicas), 0.5, "the HPA reads the GPU's SM activity")
 
 	v := a.setPhase(t, "idle_after")
 	tl.mark(fmt.Sprintf("agent serves idle_after: sm_active_percent %.2f", v))
