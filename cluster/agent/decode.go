@@ -32,6 +32,9 @@ type Node struct {
 	// message; nil from an agent without engine pods (or of a release before
 	// them).
 	EnginePods []EnginePod
+	// EngineInterval is the agent's engine scrape interval; 0 without
+	// engine pods.
+	EngineInterval time.Duration
 }
 
 // Decoder reads one stream of NodeSnapshots messages; its state (the device
@@ -92,7 +95,7 @@ func (d *Decoder) Decode(m *nodev1.Snapshot) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n.EnginePods = pods
+	n.EnginePods, n.EngineInterval = pods, time.Duration(m.GetEngineIntervalNanos())
 	return n, nil
 }
 

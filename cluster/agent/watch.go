@@ -77,7 +77,8 @@ func (s *Service) message(enc *encoder, snap *scaler.Snapshot) *nodev1.Snapshot 
 	now := s.now()
 	m := enc.encode(snap, s.attr.Current(), now)
 	if s.engines != nil {
-		m.EnginePods = encodeEngines(s.engines.View(), now)
+		v := s.engines.View()
+		m.EnginePods, m.EngineIntervalNanos = encodeEngines(v, now), int64(v.Interval)
 	}
 	return m
 }

@@ -130,9 +130,12 @@ type Snapshot struct {
 	// GPU pod this agent scrapes (serve --engine-pods; empty otherwise).
 	// Metrics travel by their engine catalogue name, so either side skips the
 	// names it does not know; an aggregator from before this field ignores it.
-	EnginePods    []*EnginePod `protobuf:"bytes,12,rep,name=engine_pods,json=enginePods,proto3" json:"engine_pods,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	EnginePods []*EnginePod `protobuf:"bytes,12,rep,name=engine_pods,json=enginePods,proto3" json:"engine_pods,omitempty"`
+	// engine_interval_nanos is the agent's engine scrape interval (a reading
+	// older than 3 of them is stale); 0 without engine pods.
+	EngineIntervalNanos int64 `protobuf:"varint,13,opt,name=engine_interval_nanos,json=engineIntervalNanos,proto3" json:"engine_interval_nanos,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *Snapshot) Reset() {
@@ -247,6 +250,13 @@ func (x *Snapshot) GetEnginePods() []*EnginePod {
 		return x.EnginePods
 	}
 	return nil
+}
+
+func (x *Snapshot) GetEngineIntervalNanos() int64 {
+	if x != nil {
+		return x.EngineIntervalNanos
+	}
+	return 0
 }
 
 // EnginePod is one pod's newest engine scrape (engine/watch.Pod).
@@ -764,7 +774,7 @@ const file_nodev1_node_proto_rawDesc = "" +
 	"\fWatchRequest\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x06R\x05epoch\x12\x19\n" +
 	"\blast_seq\x18\x02 \x01(\x04R\alastSeq\x12%\n" +
-	"\x0ebackfill_nanos\x18\x03 \x01(\x03R\rbackfillNanos\"\xe9\x03\n" +
+	"\x0ebackfill_nanos\x18\x03 \x01(\x03R\rbackfillNanos\"\x9d\x04\n" +
 	"\bSnapshot\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x06R\x05epoch\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +
@@ -779,7 +789,8 @@ const file_nodev1_node_proto_rawDesc = "" +
 	" \x01(\v2\x1f.nvmlscaler.node.v1.AttributionR\vattribution\x12!\n" +
 	"\fmetric_names\x18\v \x03(\tR\vmetricNames\x12>\n" +
 	"\vengine_pods\x18\f \x03(\v2\x1d.nvmlscaler.node.v1.EnginePodR\n" +
-	"enginePods\"\xec\x01\n" +
+	"enginePods\x122\n" +
+	"\x15engine_interval_nanos\x18\r \x01(\x03R\x13engineIntervalNanos\"\xec\x01\n" +
 	"\tEnginePod\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1b\n" +
