@@ -20,11 +20,11 @@ import (
 	ct "github.com/nvml-scaler/nvml-scaler/internal/clustertest"
 )
 
-// vllmReading maps the real vLLM body (engine/testdata/engines) at t, with
+// engineReading maps the real SGLang docs body (engine/testdata/engines) at t, with
 // every value and histogram count ×k: a pod later in its life.
-func vllmReading(t *testing.T, at time.Time, k float64) *engine.Reading {
+func engineReading(t *testing.T, at time.Time, k float64) *engine.Reading {
 	t.Helper()
-	b, err := os.ReadFile("../../engine/testdata/engines/vllm_datadog.txt")
+	b, err := os.ReadFile("../../engine/testdata/engines/sglang_docs.txt")
 	require.NoError(t, err)
 	s, err := engine.NewScraper(engine.Options{Timeout: time.Second})
 	require.NoError(t, err)
@@ -53,7 +53,7 @@ func enginePod(key, ns string, gpus []string, rs ...*engine.Reading) watch.Pod {
 	for _, r := range rs {
 		h = h.Add(r, time.Hour)
 	}
-	return watch.Pod{Name: key, Namespace: ns, GPUs: gpus, Engine: engine.VLLM, History: h}
+	return watch.Pod{Name: key, Namespace: ns, GPUs: gpus, Engine: engine.SGLang, History: h}
 }
 
 func engineReq(so string, md map[string]string) *pb.GetMetricsRequest {
@@ -71,10 +71,10 @@ func TestEngineMetricsAcrossNodes(t *testing.T) {
 	n1, n2 := c.nodes["n1"], c.nodes["n2"]
 	const every = 10 * time.Second // the agents' engine interval: stale after 30 s
 	t0 := c.clk.Now()
-	a0 := vllmReading(t, t0, 1)
+	a0 := engineReading(t, t0, 1)
 	n1.Engines.Set(&watch.View{Interval: every, Pods: []watch.Pod{
 		enginePod("llm/vllm-1", "llm", []string{ct.GPUUUID("n1", 0), ct.GPUUUID("n1", 1)}, a0),
-		enginePod("llm/triton-1", "llm", []string{ct.GPUUUID("n1", 2)}, vllmReading(t, t0, 100)), // not vllm-so's
+		enginePod("llm/triton-1", "llm", []string{ct.GPUUUID("n1", 2)}, engineReading(t, t0, 100)), // not vllm-so's
 	}})
 	c.step()
 	_, err := c.agg.GetMetrics(context.Background(), engineReq("vllm-so", map[string]string{"metric": "requests_waiting", "targetValue": "5"}))
@@ -83,14 +83,14 @@ func TestEngineMetricsAcrossNodes(t *testing.T) {
 
 	c.clk.Advance(every)
 	t1 := c.clk.Now()
-	a1, b0 := vllmReading(t, t1, 3), vllmReading(t, t1, 2)
+	a1, b0 := engineReading(t, t1, 3), engineReading(t, t1, 2)
 	n1.Engines.Set(&watch.View{Interval: every, Pods: []watch.Pod{
 		enginePod("llm/vllm-1", "llm", []string{ct.GPUUUID("n1", 0), ct.GPUUUID("n1", 1)}, a0, a1)}})
 	n2.Engines.Set(&watch.View{Interval: every, Pods: []watch.Pod{
 		enginePod("llm/vllm-2", "llm", []string{ct.GPUUUID("n2", 3)}, b0)}})
 	c.step()
 	c.clk.Advance(every)
-	b1 := vllmReading(t, c.clk.Now(), 5)
+	b1 := engineReading(t, c.clk.Now(), 5)
 	n2.Engines.Set(&watch.View{Interval: every, Pods: []watch.Pod{
 		enginePod("llm/vllm-2", "llm", []string{ct.GPUUUID("n2", 3)}, b0, b1)}})
 	c.step()
@@ -114,6 +114,7 @@ func TestEngineMetricsAcrossNodes(t *testing.T) {
 	resp, err := c.agg.GetMetrics(context.Background(), engineReq("vllm-so", map[string]string{"metric": "requests_waiting", "targetValue": "5"}))
 	require.NoError(t, err)
 	assert.Equal(t, wantWaiting, resp.MetricValues[0].MetricValueFloat)
+	require.Positive(t, a0.Samples[engine.RequestsWaiting].V, "the fixture has a queue")
 	assert.Equal(t, (3+5)*a0.Samples[engine.RequestsWaiting].V, wantWaiting, "the newest readings' sum")
 	resp, err = c.agg.GetMetrics(context.Background(), engineReq("vllm-so", map[string]string{"metric": "ttft_seconds", "targetValue": "1", "quantile": "0.9"}))
 	require.NoError(t, err)
