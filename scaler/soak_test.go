@@ -61,7 +61,10 @@ func TestSoak(t *testing.T) {
 		OnSweep: m.ObserveSweep}, soakInterval)
 	require.NoError(t, err)
 	m.WatchSampler(smp)
-	srv, err := scaler.NewServer(scaler.ServerConfig{Sampler: smp, GRPCOptions: m.ServerOptions()})
+	// The soak's clients all connect at once: admit them (the default cap,
+	// DefaultMaxConnections, is what TestConnectionFloodIsBounded checks).
+	srv, err := scaler.NewServer(scaler.ServerConfig{Sampler: smp, GRPCOptions: m.ServerOptions(),
+		MaxConnections: 2 * soakClients})
 	require.NoError(t, err)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
