@@ -18,9 +18,10 @@ type EngineMetrics interface {
 	// Spec returns the stable metric name and the target for md. Errors are
 	// gRPC status errors (InvalidArgument for bad metadata).
 	Spec(md map[string]string) (name string, target float64, err error)
-	// Evaluate returns md's value now and its activation threshold. Errors
-	// are gRPC status errors (Unavailable when a counted pod has no value).
-	Evaluate(md map[string]string) (value, activation float64, err error)
+	// Evaluate returns md's value now, over the pods in the ScaledObject's
+	// namespace, and its activation threshold. Errors are gRPC status errors
+	// (Unavailable when a counted pod has no value).
+	Evaluate(namespace string, md map[string]string) (value, activation float64, err error)
 }
 
 // engineSpec answers GetMetricSpec for an engine trigger; ok is false when the
@@ -47,6 +48,6 @@ func (s *Server) engineValue(_ context.Context, ref *pb.ScaledObjectRef) (value,
 	if name, _, err = s.engines.Spec(md); err != nil {
 		return 0, 0, "", true, err
 	}
-	value, activation, err = s.engines.Evaluate(md)
+	value, activation, err = s.engines.Evaluate(ref.GetNamespace(), md)
 	return value, activation, name, true, err
 }

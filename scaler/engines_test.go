@@ -24,7 +24,9 @@ func (f *fakeEngines) Spec(md map[string]string) (string, float64, error) {
 	}
 	return "engine-queue", 5, nil
 }
-func (f *fakeEngines) Evaluate(map[string]string) (float64, float64, error) { return f.value, 2, nil }
+func (f *fakeEngines) Evaluate(string, map[string]string) (float64, float64, error) {
+	return f.value, 2, nil
+}
 
 func TestEngineTriggersAreDelegated(t *testing.T) {
 	t.Parallel()
@@ -67,7 +69,7 @@ type fakeEngineValue struct {
 }
 
 func (f *fakeEngineValue) set(v float64) { f.mu.Lock(); f.v = v; f.mu.Unlock() }
-func (f *fakeEngineValue) Evaluate(map[string]string) (float64, float64, error) {
+func (f *fakeEngineValue) Evaluate(string, map[string]string) (float64, float64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.v, 2, nil

@@ -87,3 +87,26 @@ func inventory(snap *Snapshot) string {
 	}
 	return b.String()
 }
+
+// ParseSelector parses only md's GPU selector keys (gpuUUIDs, gpuIndexes,
+// gpuModel, each directly or with FromEnv) and ignores the rest, for
+// triggers whose other keys another parser reads (engine metrics). Errors
+// are *MetadataError naming the key.
+func ParseSelector(md map[string]string) (Selector, error) {
+	var t Trigger
+	for _, k := range [...]string{keyGPUUUIDs, keyGPUIndexes, keyGPUModel} {
+		rawKey := k
+		raw, ok := md[k]
+		if !ok {
+			rawKey = k + fromEnvSuffix
+			if raw, ok = md[rawKey]; !ok {
+				continue
+			}
+		}
+		if err := t.set(k, strings.TrimSpace(raw)); err != nil {
+			err.Key, err.Value = rawKey, raw
+			return Selector{}, err
+		}
+	}
+	return t.Selector, nil
+}

@@ -64,7 +64,7 @@ func (s *Server) activeFunc(ref *pb.ScaledObjectRef) (func() bool, error) {
 			return nil, err
 		}
 		return func() bool {
-			v, activation, err := s.engines.Evaluate(md)
+			v, activation, err := s.engines.Evaluate(ref.GetNamespace(), md)
 			return err == nil && v > activation
 		}, nil
 	}

@@ -58,6 +58,9 @@ type Config struct {
 	// Attribution provides the GPU → pod map; nil sends every snapshot with
 	// attribution unavailable ("attribution disabled on this agent").
 	Attribution Attributor
+	// Engines provides the engine scrapes of the node's GPU pods (serve
+	// --engine-pods); nil sends none.
+	Engines EngineViews
 	// Logger receives stream opens and closes; nil discards.
 	Logger *slog.Logger
 	// Epoch identifies this agent process to reconnecting clients; 0 means a
@@ -74,6 +77,7 @@ type Service struct {
 
 	sampler  *scaler.Sampler
 	attr     Attributor
+	engines  EngineViews
 	log      *slog.Logger
 	epoch    uint64
 	now      func() time.Time
@@ -105,7 +109,7 @@ func New(cfg Config) (*Service, error) {
 		_, _ = rand.Read(b[:]) // never fails (crypto/rand documents it)
 		cfg.Epoch = binary.LittleEndian.Uint64(b[:])
 	}
-	return &Service{sampler: cfg.Sampler, attr: cfg.Attribution, log: cfg.Logger, epoch: cfg.Epoch,
+	return &Service{sampler: cfg.Sampler, attr: cfg.Attribution, engines: cfg.Engines, log: cfg.Logger, epoch: cfg.Epoch,
 		now: cfg.Now, stopping: make(chan struct{})}, nil
 }
 

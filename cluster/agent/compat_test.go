@@ -45,6 +45,7 @@ func TestDecodePreviousReleaseEncoding(t *testing.T) {
 		assert.Equal(t, want.GPUs[i].Device, got.Snapshot.GPUs[i].Device)
 		assert.Equal(t, want.GPUs[i].Metrics, got.Snapshot.GPUs[i].Metrics, want.GPUs[i].UUID)
 	}
+	assert.Nil(t, got.EnginePods, "the previous release sent no engine pods")
 }
 
 // An aggregator of the previous release reads an agent of this one: it

@@ -28,6 +28,13 @@ type Node struct {
 	Attribution *attribution.Attribution
 	// AttributionChanged is true when this message carried a new attribution.
 	AttributionChanged bool
+	// EnginePods are the engine scrapes of the node's GPU pods as of this
+	// message; nil from an agent without engine pods (or of a release before
+	// them).
+	EnginePods []EnginePod
+	// EngineInterval is the agent's engine scrape interval; 0 without
+	// engine pods.
+	EngineInterval time.Duration
 }
 
 // Decoder reads one stream of NodeSnapshots messages; its state (the device
@@ -84,6 +91,11 @@ func (d *Decoder) Decode(m *nodev1.Snapshot) (*Node, error) {
 		d.attr = attribution.Unavailable("the agent has not sent its attribution", time.Time{})
 	}
 	n.Attribution = d.attr
+	pods, err := decodeEngines(m)
+	if err != nil {
+		return nil, err
+	}
+	n.EnginePods, n.EngineInterval = pods, time.Duration(m.GetEngineIntervalNanos())
 	return n, nil
 }
 

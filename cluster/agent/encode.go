@@ -91,13 +91,19 @@ func encodeAttribution(a *attribution.Attribution, snap *scaler.Snapshot) *nodev
 	m := &nodev1.Attribution{Available: a.Available, Reason: a.Reason, ReadUnixNanos: a.Time.UnixNano(),
 		Owners: make([]*nodev1.Owner, len(a.Owners))}
 	for i, o := range a.Owners {
-		m.Owners[i] = &nodev1.Owner{DeviceUuid: resolveID(o.DeviceID, snap), Namespace: o.Namespace,
+		m.Owners[i] = &nodev1.Owner{DeviceUuid: ResolveDeviceID(o.DeviceID, snap), Namespace: o.Namespace,
 			Pod: o.Pod, Container: o.Container, Resource: o.Resource}
 	}
 	return m
 }
 
-func resolveID(id string, snap *scaler.Snapshot) string {
+// ResolveDeviceID maps a device plugin's index-style ID ("0", or "0:1" for MIG
+// device 1 of GPU 0) to the UUID of that device in snap; any other ID, and
+// one that matches no device, is returned as it is.
+func ResolveDeviceID(id string, snap *scaler.Snapshot) string {
+	if snap == nil {
+		return id
+	}
 	if id == "" || id[0] < '0' || id[0] > '9' {
 		return id
 	}

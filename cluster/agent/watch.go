@@ -37,7 +37,7 @@ func (s *Service) Watch(req *nodev1.WatchRequest, stream nodev1.NodeSnapshots_Wa
 				first = false
 			}
 			for _, snap := range batch {
-				if err := stream.Send(enc.encode(snap, s.attr.Current(), s.now())); err != nil {
+				if err := stream.Send(s.message(enc, snap)); err != nil {
 					return err
 				}
 			}
@@ -70,4 +70,15 @@ func (s *Service) backlog(req *nodev1.WatchRequest, latest *scaler.Snapshot) []*
 	}
 	slices.Reverse(out)
 	return out
+}
+
+// message encodes snap with the current attribution and engine pods.
+func (s *Service) message(enc *encoder, snap *scaler.Snapshot) *nodev1.Snapshot {
+	now := s.now()
+	m := enc.encode(snap, s.attr.Current(), now)
+	if s.engines != nil {
+		v := s.engines.View()
+		m.EnginePods, m.EngineIntervalNanos = encodeEngines(v, now), int64(v.Interval)
+	}
+	return m
 }

@@ -135,6 +135,11 @@ func (a *Aggregator) apply(c *agentConn, n *agent.Node) {
 		v.hist = newHistory(a.cfg.MaxWindow, n.Interval)
 	}
 	v.hist.add(v.start, n.Snapshot)
+	var prevEngines map[string]enginePod
+	if sameEpoch {
+		prevEngines = prev.engines
+	}
+	v.engines = engineState(prevEngines, n, v.start.Sub(n.Snapshot.Start))
 	c.view.Store(v)
 	if prev == nil || prev.node.Snapshot.Node != n.Snapshot.Node {
 		a.reindex()

@@ -38,6 +38,9 @@ func (r gpuRef) gpu() *scaler.GPU { return &r.v.node.Snapshot.GPUs[r.pos] }
 // evaluate returns the value GetMetrics reports for q now. Errors are gRPC
 // status errors (see the package doc).
 func (a *Aggregator) evaluate(q *query) (float64, error) {
+	if q.engine != nil {
+		return a.evaluateEngine(q)
+	}
 	sel, err := a.selectGPUs(q)
 	if err != nil {
 		return 0, err
@@ -68,25 +71,9 @@ func (a *Aggregator) evaluate(q *query) (float64, error) {
 // selectGPUs resolves q to pods, then to the GPUs allocated to them, failing
 // when any pod that should hold GPUs is on a node the aggregator cannot see.
 func (a *Aggregator) selectGPUs(q *query) (*selected, error) {
-	if !a.works.synced.Load() {
-		return nil, status.Error(codes.Unavailable, "the aggregator's Kubernetes cache has not synced yet")
-	}
-	var pods selection
-	var err error
-	if q.selector != nil {
-		pods, err = a.works.labelledPods(q.namespace, q.selector, q.rawSelector)
-	} else {
-		pods, err = a.works.targetPods(q.soNamespace, q.soName)
-	}
+	pods, err := a.selectPods(q)
 	if err != nil {
-		var se *selectError
-		switch {
-		case errors.As(err, &se) && se.notFound:
-			return nil, status.Error(codes.NotFound, err.Error())
-		case errors.As(err, &se):
-			return nil, status.Error(codes.FailedPrecondition, err.Error())
-		}
-		return nil, status.Error(codes.Internal, err.Error())
+		return nil, err
 	}
 	now := a.now()
 	nodes := *a.nodes.Load()
@@ -171,6 +158,32 @@ func (s *selected) missing(t *scaler.Trigger) error {
 		why = append(why, fmt.Sprintf("and %d more", n-len(why)))
 	}
 	return scaler.MissingGPUsError(t, len(s.from), why)
+}
+
+// selectPods resolves q to its pods: the ScaledObject's target's, or those
+// podSelector selects. Errors are gRPC status errors.
+func (a *Aggregator) selectPods(q *query) (selection, error) {
+	if !a.works.synced.Load() {
+		return selection{}, status.Error(codes.Unavailable, "the aggregator's Kubernetes cache has not synced yet")
+	}
+	var pods selection
+	var err error
+	if q.selector != nil {
+		pods, err = a.works.labelledPods(q.namespace, q.selector, q.rawSelector)
+	} else {
+		pods, err = a.works.targetPods(q.soNamespace, q.soName)
+	}
+	if err != nil {
+		var se *selectError
+		switch {
+		case errors.As(err, &se) && se.notFound:
+			return selection{}, status.Error(codes.NotFound, err.Error())
+		case errors.As(err, &se):
+			return selection{}, status.Error(codes.FailedPrecondition, err.Error())
+		}
+		return selection{}, status.Error(codes.Internal, err.Error())
+	}
+	return pods, nil
 }
 
 // pickView returns the freshest connected view among a node's agents, or nil

@@ -40,6 +40,8 @@ type object struct {
 	nodeName string
 	phase    string
 	gpus     int64 // devices requested under GPUResourcePrefix, all containers
+	// ready is the pod's Ready condition; terminating: deletionTimestamp set.
+	ready, terminating bool
 	// ScaledObjects only: spec.scaleTargetRef.
 	targetAPIVersion, targetKind, targetName string
 }
@@ -70,6 +72,7 @@ func slim(obj any) (any, error) {
 		o.nodeName, _, _ = unstructured.NestedString(u.Object, "spec", "nodeName")
 		o.phase, _, _ = unstructured.NestedString(u.Object, "status", "phase")
 		o.gpus = requestedGPUs(u)
+		o.ready, o.terminating = podReady(u), u.GetDeletionTimestamp() != nil
 	case "ScaledObject":
 		o.targetAPIVersion, _, _ = unstructured.NestedString(u.Object, "spec", "scaleTargetRef", "apiVersion")
 		o.targetKind, _, _ = unstructured.NestedString(u.Object, "spec", "scaleTargetRef", "kind")
@@ -114,4 +117,15 @@ func toString(v any) string {
 		return resource.NewQuantity(int64(v), resource.DecimalSI).String()
 	}
 	return ""
+}
+
+// podReady reports whether u's Ready condition is True.
+func podReady(u *unstructured.Unstructured) bool {
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, c := range conds {
+		if cm, ok := c.(map[string]any); ok && cm["type"] == "Ready" {
+			return cm["status"] == "True"
+		}
+	}
+	return false
 }

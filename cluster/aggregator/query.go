@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/nvml-scaler/nvml-scaler/scaler"
+	"github.com/nvml-scaler/nvml-scaler/scaler/enginetrigger"
 )
 
 // The aggregator's own trigger metadata keys (each may also come with KEDA's
@@ -29,6 +30,9 @@ const fromEnv = "FromEnv"
 // query is one parsed request.
 type query struct {
 	trigger scaler.Trigger
+	// engine is set for an engine metric (requests_waiting, ttft_seconds,
+	// …); trigger is then unset.
+	engine *enginetrigger.Trigger
 	// soNamespace and soName name the ScaledObject the request is for.
 	soNamespace, soName string
 	// selector, when set, replaces the ScaledObject's target: pods in
@@ -65,6 +69,14 @@ func (a *Aggregator) parseQuery(ref *pb.ScaledObjectRef) (*query, error) {
 			rest[k] = v
 		}
 	}
+	if enginetrigger.Serves(rest) {
+		et, err := enginetrigger.Parse(rest)
+		if err != nil {
+			return nil, invalid(err)
+		}
+		q.engine = &et
+		return q, q.finish(ns, a.cfg.AllowCrossNamespace)
+	}
 	t, err := scaler.ParseTrigger(rest)
 	if err != nil {
 		var me *scaler.MetadataError
@@ -78,14 +90,41 @@ func (a *Aggregator) parseQuery(ref *pb.ScaledObjectRef) (*query, error) {
 			"at most %v: the aggregator keeps that much history (its max window setting)", a.cfg.MaxWindow)})
 	}
 	q.trigger = t
-	if err := q.setSelector(ns, a.cfg.AllowCrossNamespace); err != nil {
-		return nil, invalid(err)
+	return q, q.finish(ns, a.cfg.AllowCrossNamespace)
+}
+
+// finish sets the pod selector and checks that q names its pods.
+func (q *query) finish(ns string, crossNamespace bool) error {
+	if err := q.setSelector(ns, crossNamespace); err != nil {
+		return invalid(err)
 	}
 	if q.selector == nil && q.soName == "" {
-		return nil, status.Error(codes.InvalidArgument, "scaledObjectRef has no name: the aggregator follows the "+
+		return status.Error(codes.InvalidArgument, "scaledObjectRef has no name: the aggregator follows the "+
 			"ScaledObject to its pods; set podSelector to select pods by label instead")
 	}
-	return q, nil
+	return nil
+}
+
+// metricName, target and activation are the trigger's, GPU or engine.
+func (q *query) metricName() string {
+	if q.engine != nil {
+		return q.engine.MetricName()
+	}
+	return q.trigger.MetricName()
+}
+
+func (q *query) target() float64 {
+	if q.engine != nil {
+		return q.engine.Target
+	}
+	return q.trigger.Target
+}
+
+func (q *query) activation() float64 {
+	if q.engine != nil {
+		return q.engine.Activation
+	}
+	return q.trigger.ActivationTarget
 }
 
 func (q *query) setSelector(ns string, crossNamespace bool) error {

@@ -17,9 +17,9 @@ func (a *Aggregator) GetMetricSpec(_ context.Context, ref *pb.ScaledObjectRef) (
 		return nil, err
 	}
 	return &pb.GetMetricSpecResponse{MetricSpecs: []*pb.MetricSpec{{
-		MetricName:      q.trigger.MetricName(),
-		TargetSize:      max(1, toInt64(q.trigger.Target)),
-		TargetSizeFloat: q.trigger.Target,
+		MetricName:      q.metricName(),
+		TargetSize:      max(1, toInt64(q.target())),
+		TargetSizeFloat: q.target(),
 	}}}, nil
 }
 
@@ -36,7 +36,7 @@ func (a *Aggregator) GetMetrics(_ context.Context, req *pb.GetMetricsRequest) (*
 	}
 	name := req.GetMetricName()
 	if name == "" {
-		name = q.trigger.MetricName()
+		name = q.metricName()
 	}
 	return &pb.GetMetricsResponse{MetricValues: []*pb.MetricValue{{
 		MetricName: name, MetricValue: toInt64(v), MetricValueFloat: v}}}, nil
@@ -54,7 +54,7 @@ func (a *Aggregator) IsActive(_ context.Context, ref *pb.ScaledObjectRef) (*pb.I
 	if err != nil {
 		return nil, err
 	}
-	return &pb.IsActiveResponse{Result: v > q.trigger.ActivationTarget}, nil
+	return &pb.IsActiveResponse{Result: v > q.activation()}, nil
 }
 
 // toInt64 rounds v for KEDA's deprecated integer fields, saturating.

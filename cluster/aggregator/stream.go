@@ -30,7 +30,7 @@ func (a *Aggregator) StreamIsActive(ref *pb.ScaledObjectRef, stream pb.ExternalS
 	for {
 		updated := *a.updated.Load() // before evaluating: never miss a publish
 		v, err := a.evaluate(q)
-		active := err == nil && v > q.trigger.ActivationTarget
+		active := err == nil && v > q.activation()
 		now := a.now()
 		if first || active && (!was || now.Sub(sentTrue) >= scaler.DefaultStreamResend) {
 			if err := stream.Send(&pb.IsActiveResponse{Result: active}); err != nil {

@@ -24,6 +24,11 @@ type view struct {
 	// hist holds recent values for windowed triggers; nil when Config.MaxWindow
 	// is 0. Shared by the views of one agent epoch.
 	hist *history
+	// engines holds, per "namespace/pod", the engine scrapes the agent
+	// streamed (serve --engine-pods), reading times moved onto the
+	// aggregator's clock; shared by the views of one agent epoch while
+	// unchanged.
+	engines map[string]enginePod
 }
 
 // fresh reports whether v's snapshot started within StaleIntervals sweep

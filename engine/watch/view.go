@@ -25,7 +25,17 @@ type View struct {
 // Pod is one target's state.
 type Pod struct {
 	Name string
-	URL  string
+	// URL is the endpoint scraped; for a pod whose declared ports are
+	// probed, "" until one answered.
+	URL string
+	// Namespace and GPUs are the pod's (see [Target]); "" and nil for an
+	// operator-set --engine-target.
+	Namespace string
+	GPUs      []string
+	// Epoch is the pod's start, as in [Target].
+	Epoch string
+	// Invalid is true when Err comes from the target itself (Target.Invalid).
+	Invalid bool
 	// Engine is the profile of the newest successful scrape; "" before one.
 	Engine engine.Engine
 	// History holds the successful readings of the last Keep.

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,13 +33,34 @@ type Target struct {
 	// Name identifies it in views, errors and `probe` (a pod's
 	// namespace/name, or the operator's name from --engine-target).
 	Name string
+	// Target is the endpoint; its URL is "" when Probe lists candidates.
 	engine.Target
+	// Namespace is a pod's namespace; "" for an operator-set --engine-target.
+	Namespace string
+	// GPUs are the UUIDs of the GPUs the kubelet allocated to the pod on this
+	// node; nil for an operator-set --engine-target.
+	GPUs []string
+	// Probe lists declared ports to try, in order, when URL is "": the first
+	// whose body a known engine profile recognises is kept while Epoch stays
+	// the same; when none does, none is tried again before Epoch changes.
+	Probe []engine.Target
+	// Epoch identifies the pod's start (its status.startTime).
+	Epoch string
+	// Invalid, when set, says why the pod cannot be scraped (an annotation
+	// naming a port it does not declare, no pod IP): it is absent with
+	// that reason and nothing is requested.
+	Invalid error
 }
 
 // Config configures a [Watcher].
 type Config struct {
 	// Targets to scrape; names must be unique and non-empty.
 	Targets []Target
+	// Discover, when set, replaces Targets: it is called before every round
+	// of scrapes and returns the targets of that round (a pod's history is
+	// kept while its name, URL and epoch stay the same). Targets whose name
+	// repeats are dropped with a warning.
+	Discover func() []Target
 	// Scraper performs the requests (its timeout must be below Interval).
 	Scraper *engine.Scraper
 	// Interval between scrapes of a target (> 0).
@@ -97,7 +119,7 @@ func New(cfg Config) (*Watcher, error) {
 	w := &Watcher{cfg: cfg}
 	v := &View{Interval: cfg.Interval, Pods: make([]Pod, len(cfg.Targets))}
 	for i, t := range cfg.Targets {
-		v.Pods[i] = Pod{Name: t.Name, URL: t.URL, Err: fmt.Errorf("%s: not scraped yet: %w", t.Name, ErrAbsent)}
+		v.Pods[i] = newPod(t)
 	}
 	w.view.Store(v)
 	return w, nil
@@ -108,28 +130,56 @@ func (w *Watcher) View() *View { return w.view.Load() }
 
 // result is one finished scrape, sent back to the owner.
 type result struct {
-	i       int
+	name    string
+	epoch   string
+	chosen  *engine.Target // the probed candidate that answered; nil when not probed
 	reading *engine.Reading
 	err     error
+}
+
+// probed is what probing a pod's declared ports gave for one epoch.
+type probed struct {
+	epoch  string
+	target engine.Target
+	err    error
+}
+
+// owner is Run's state; only Run's goroutine touches it.
+type owner struct {
+	targets  []Target
+	inFlight map[string]bool
+	probes   map[string]probed
 }
 
 // Run scrapes every target each Interval until ctx ends, then waits for the
 // scrapes in flight (cancelled with ctx) and returns nil. A target whose
 // previous scrape has not finished is skipped for that tick.
 func (w *Watcher) Run(ctx context.Context) error {
-	results := make(chan result, len(w.cfg.Targets))
+	results := make(chan result)
 	sem := make(chan struct{}, w.cfg.Concurrency)
-	inFlight := make([]bool, len(w.cfg.Targets))
+	o := &owner{targets: w.cfg.Targets, inFlight: map[string]bool{}, probes: map[string]probed{}}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	tick := time.NewTicker(w.cfg.Interval)
 	defer tick.Stop()
 	start := func() {
-		for i := range w.cfg.Targets {
-			if !inFlight[i] {
-				inFlight[i] = true
-				wg.Go(func() { results <- w.scrape(ctx, sem, i) })
+		w.discover(o)
+		for _, t := range o.targets {
+			if o.inFlight[t.Name] || t.Invalid != nil {
+				continue
 			}
+			st, scrape := w.plan(o, t)
+			if !scrape {
+				continue
+			}
+			o.inFlight[t.Name] = true
+			wg.Go(func() {
+				r := w.scrape(ctx, sem, t, st)
+				select {
+				case results <- r:
+				case <-ctx.Done():
+				}
+			})
 		}
 	}
 	start()
@@ -140,32 +190,136 @@ func (w *Watcher) Run(ctx context.Context) error {
 		case <-tick.C:
 			start()
 		case r := <-results:
-			inFlight[r.i] = false
+			delete(o.inFlight, r.name)
+			if r.chosen != nil || (r.err != nil && r.epoch != "") {
+				p := probed{epoch: r.epoch, err: r.err}
+				if r.chosen != nil {
+					p.target, p.err = *r.chosen, nil
+				}
+				o.probes[r.name] = p
+			}
 			w.publish(r)
 		}
 	}
 }
 
-func (w *Watcher) scrape(ctx context.Context, sem chan struct{}, i int) result {
+// plan says what to scrape for t: its own endpoint, the candidate a probe
+// kept, or every candidate (a probe); scrape is false when a probe for this
+// epoch already failed.
+func (w *Watcher) plan(o *owner, t Target) (Target, bool) {
+	if len(t.Probe) == 0 {
+		return t, true
+	}
+	p, ok := o.probes[t.Name]
+	switch {
+	case !ok || p.epoch != t.Epoch:
+		return t, true
+	case p.err != nil:
+		return t, false
+	}
+	t.Target, t.Probe = p.target, nil
+	return t, true
+}
+
+// discover takes the round's targets from Discover and republishes the view
+// when they changed: kept targets keep their state, new ones start absent.
+func (w *Watcher) discover(o *owner) {
+	if w.cfg.Discover == nil {
+		return
+	}
+	var ts []Target
+	seen := map[string]bool{}
+	for _, t := range w.cfg.Discover() {
+		if t.Name == "" || seen[t.Name] {
+			w.cfg.Logger.Warn("engine target dropped: its name is empty or repeats", "target", t.Name)
+			continue
+		}
+		seen[t.Name] = true
+		ts = append(ts, t)
+	}
+	for name := range o.probes {
+		if !seen[name] {
+			delete(o.probes, name)
+		}
+	}
+	o.targets = ts
+	old := w.view.Load()
+	prev := make(map[string]*Pod, len(old.Pods))
+	for i := range old.Pods {
+		prev[old.Pods[i].Name] = &old.Pods[i]
+	}
+	v := &View{Interval: old.Interval, Pods: make([]Pod, len(ts))}
+	for i, t := range ts {
+		if p, ok := prev[t.Name]; ok && p.same(&t) {
+			v.Pods[i] = *p
+			if t.Invalid == nil && p.Invalid {
+				v.Pods[i].Err, v.Pods[i].Invalid = fmt.Errorf("%s: not scraped yet: %w", t.Name, ErrAbsent), false
+			}
+		} else {
+			v.Pods[i] = newPod(t)
+		}
+		if t.Invalid != nil {
+			v.Pods[i].Err, v.Pods[i].Invalid = fmt.Errorf("%s: %w: %w", t.Name, ErrAbsent, t.Invalid), true
+		}
+	}
+	w.view.Store(v)
+}
+
+func newPod(t Target) Pod {
+	return Pod{Name: t.Name, URL: t.URL, Namespace: t.Namespace, GPUs: t.GPUs, Epoch: t.Epoch,
+		Err: fmt.Errorf("%s: not scraped yet: %w", t.Name, ErrAbsent)}
+}
+
+// same reports whether p's state belongs to t: same endpoint, pod start and
+// GPUs.
+func (p *Pod) same(t *Target) bool {
+	return p.Epoch == t.Epoch && p.Namespace == t.Namespace && slices.Equal(p.GPUs, t.GPUs) &&
+		(p.URL == t.URL || (t.URL == "" && len(t.Probe) > 0))
+}
+
+func (w *Watcher) scrape(ctx context.Context, sem chan struct{}, t Target, st Target) result {
 	select {
 	case sem <- struct{}{}:
 	case <-ctx.Done():
-		return result{i: i, err: ctx.Err()}
+		return result{name: t.Name, err: ctx.Err()}
 	}
 	defer func() { <-sem }()
-	t := w.cfg.Targets[i]
-	r, err := w.cfg.Scraper.Read(ctx, t.Target, w.cfg.Now())
-	return result{i: i, reading: r, err: err}
+	if len(st.Probe) == 0 {
+		r, err := w.cfg.Scraper.Read(ctx, st.Target, w.cfg.Now())
+		return result{name: t.Name, reading: r, err: err}
+	}
+	var why []error
+	for _, c := range st.Probe {
+		r, err := w.cfg.Scraper.Read(ctx, c, w.cfg.Now())
+		if err == nil {
+			return result{name: t.Name, epoch: t.Epoch, chosen: &c, reading: r}
+		}
+		if ctx.Err() != nil {
+			return result{name: t.Name, err: err} // stopping: not a probe's answer
+		}
+		why = append(why, fmt.Errorf("%s: %w", c.URL, err))
+	}
+	return result{name: t.Name, epoch: t.Epoch,
+		err: fmt.Errorf("no declared port serves a known engine's metrics (tried once for this pod start; annotate %s): %w",
+			"nvml-scaler.io/metrics-port", errors.Join(why...))}
 }
 
-// publish stores a new View with r applied: the owner's only write.
+// publish stores a new View with r applied: the owner's only write besides
+// discover. A result for a target that is gone is dropped.
 func (w *Watcher) publish(r result) {
 	old := w.view.Load()
-	v := &View{Interval: old.Interval, Pods: make([]Pod, len(old.Pods))}
-	copy(v.Pods, old.Pods)
-	p := &v.Pods[r.i]
+	i := slices.IndexFunc(old.Pods, func(p Pod) bool { return p.Name == r.name })
 	if w.cfg.OnScrape != nil {
 		w.cfg.OnScrape(Result(r.err))
+	}
+	if i < 0 {
+		return
+	}
+	v := &View{Interval: old.Interval, Pods: make([]Pod, len(old.Pods))}
+	copy(v.Pods, old.Pods)
+	p := &v.Pods[i]
+	if r.chosen != nil {
+		p.URL = r.chosen.URL
 	}
 	if r.err != nil {
 		if p.Err == nil || p.Err.Error() != r.err.Error() {

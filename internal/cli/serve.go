@@ -151,23 +151,38 @@ func runServe(ctx context.Context, d *deps, f *serveFlags) error {
 		return errors.Join(err, src.Close())
 	}
 	m.WatchSampler(sampler)
-	eng, err := openEngine(&f.engine, f.interval, log, d.now, m)
+	if f.engine.pods && f.nodeName == "" {
+		if v, _ := d.lookupEnv("NODE_NAME"); v == "" {
+			return errors.Join(usageErrorf("--engine-pods: no node name: set --node-name or $NODE_NAME (from spec.nodeName)"), sampler.Close())
+		}
+	}
+	attr, err := f.nodeAPI.openAttribution(f.nodeAPI.listen != "" || f.engine.pods, log, d.now)
 	if err != nil {
 		return errors.Join(err, sampler.Close())
+	}
+	closeAttr := func() error {
+		if attr == nil {
+			return nil
+		}
+		return attr.Close()
+	}
+	eng, err := openEngine(d, &f.engine, f.interval, node, attr, sampler, log, m)
+	if err != nil {
+		return errors.Join(err, closeAttr(), sampler.Close())
 	}
 	srv, err := scaler.NewServer(scaler.ServerConfig{Sampler: sampler, Logger: log,
 		GRPCOptions: append(countedCreds(tlsr, m), m.ServerOptions()...), Reflection: f.reflection,
 		Limits: scaler.Limits{OnRefused: m.CallRefused}, OnConnRefused: m.ConnRefused, Engines: eng.metrics()})
 	if err != nil {
-		return errors.Join(err, sampler.Close())
+		return errors.Join(err, closeAttr(), sampler.Close())
 	}
 	glis, hlis, err := listen(ctx, f.listen, f.httpListen)
 	if err != nil {
-		return errors.Join(err, sampler.Close())
+		return errors.Join(err, closeAttr(), sampler.Close())
 	}
-	napi, err := f.nodeAPI.open(ctx, sampler, log, d.now)
+	napi, err := f.nodeAPI.open(ctx, sampler, attr, eng.views(), log, d.now)
 	if err != nil {
-		return errors.Join(err, glis.Close(), hlis.Close(), sampler.Close())
+		return errors.Join(err, glis.Close(), hlis.Close(), closeAttr(), sampler.Close())
 	}
 	log.Info("nvml-scaler starting", "version", buildInfo(d).Version,
 		"grpc", glis.Addr().String(), "http", hlis.Addr().String(),
@@ -185,6 +200,9 @@ func runServe(ctx context.Context, d *deps, f *serveFlags) error {
 		g.Go(func() error { tlsr.Run(ctx); return nil })
 	}
 	g.Go(func() error { return srv.Serve(ctx, glis) })
+	if attr != nil {
+		g.Go(func() error { _ = attr.Run(ctx); return nil }) // unavailable is an answer, not a failure
+	}
 	if napi != nil {
 		g.Go(func() error { return napi.run(ctx, grpcCreds(tlsr)...) })
 	}

@@ -6,10 +6,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/spf13/pflag"
+	"golang.org/x/sync/errgroup"
 
+	"github.com/nvml-scaler/nvml-scaler/cluster/agent"
+	"github.com/nvml-scaler/nvml-scaler/cluster/podwatch"
 	"github.com/nvml-scaler/nvml-scaler/engine"
 	"github.com/nvml-scaler/nvml-scaler/engine/watch"
 	"github.com/nvml-scaler/nvml-scaler/internal/metrics"
@@ -24,6 +28,7 @@ type engineFlags struct {
 	timeout  time.Duration
 	maxBytes int64
 	caFile   string
+	pods     bool
 	parsed   []watch.Target
 }
 
@@ -35,7 +40,13 @@ func (f *engineFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.timeout, "engine-timeout", 0, "timeout of one scrape, below --engine-interval (default: 80% of it)")
 	fs.Int64Var(&f.maxBytes, "engine-max-bytes", engine.DefaultMaxBytes, "largest metrics body accepted, as sent and decompressed")
 	fs.StringVar(&f.caFile, "engine-ca-file", "", "PEM CA bundle verifying https engine targets (default: the system pool)")
+	fs.BoolVar(&f.pods, "engine-pods", false,
+		"scrape the engine metrics of the Ready pods holding GPUs on this node (a watch of the node's pods with the "+
+			"service-account token: RBAC get/list/watch on pods; GPU→pod from --kubelet-socket; node from --node-name or $NODE_NAME)")
 }
+
+// on reports whether engine signals are on.
+func (f *engineFlags) on() bool { return len(f.parsed) > 0 || f.pods }
 
 // validate parses the targets; the timing is checked in open, once the
 // sweep interval is known.
@@ -54,12 +65,33 @@ func (f *engineFlags) validate() error {
 type engineSignals struct {
 	scraper *engine.Scraper
 	watcher *watch.Watcher
+	pods    *podwatch.Watcher // nil without --engine-pods
+	devices enginetrigger.Devices
 	now     func() time.Time
 }
 
-// open builds the scraper and watcher, or returns nil when no target is set.
-func (f *engineFlags) open(sweep time.Duration, log *slog.Logger, now func() time.Time, onScrape func(string)) (*engineSignals, error) {
-	if len(f.parsed) == 0 {
+// podSource is where --engine-pods finds the pods: the node's pod watch, its
+// GPU→pod attribution and the newest snapshot (index IDs → UUIDs).
+type podSource struct {
+	pods    *podwatch.Watcher
+	attr    agent.Attributor
+	devices enginetrigger.Devices
+}
+
+// discover returns the operator's targets and the node's GPU pods.
+func (p *podSource) discover(static []watch.Target) func() []watch.Target {
+	return func() []watch.Target {
+		pods, _ := p.pods.Pods()
+		snap := p.devices()
+		ts := podwatch.Targets(pods, p.attr.Current(), func(id string) string { return agent.ResolveDeviceID(id, snap) })
+		return append(slices.Clone(static), ts...)
+	}
+}
+
+// open builds the scraper and watcher, or returns nil when engine signals
+// are off; src is nil without --engine-pods.
+func (f *engineFlags) open(sweep time.Duration, src *podSource, log *slog.Logger, now func() time.Time, onScrape func(string)) (*engineSignals, error) {
+	if !f.on() {
 		return nil, nil
 	}
 	interval, timeout := f.interval, f.timeout
@@ -84,13 +116,19 @@ func (f *engineFlags) open(sweep time.Duration, log *slog.Logger, now func() tim
 	if err != nil {
 		return nil, err
 	}
-	w, err := watch.New(watch.Config{Targets: f.parsed, Scraper: s, Interval: interval, Timeout: timeout,
-		Keep: enginetrigger.MaxWindow + 3*interval, Now: now, OnScrape: onScrape, Logger: log.With("component", "engine")})
+	cfg := watch.Config{Targets: f.parsed, Scraper: s, Interval: interval, Timeout: timeout,
+		Keep: enginetrigger.MaxWindow + 3*interval, Now: now, OnScrape: onScrape, Logger: log.With("component", "engine")}
+	e := &engineSignals{scraper: s, now: now}
+	if src != nil {
+		cfg.Discover, e.pods, e.devices = src.discover(f.parsed), src.pods, src.devices
+	}
+	w, err := watch.New(cfg)
 	if err != nil {
 		s.Close()
 		return nil, err
 	}
-	return &engineSignals{scraper: s, watcher: w, now: now}, nil
+	e.watcher = w
+	return e, nil
 }
 
 // metrics is what the node server asks for engine triggers; nil when off.
@@ -98,25 +136,57 @@ func (e *engineSignals) metrics() scaler.EngineMetrics {
 	if e == nil {
 		return nil
 	}
-	return enginetrigger.New(e.watcher, e.now)
+	return enginetrigger.New(e.watcher, e.now, e.devices)
 }
 
-// run scrapes until ctx ends.
+// views is what the node-snapshot stream carries: the scrapes of the node's
+// pods with --engine-pods; nil otherwise.
+func (e *engineSignals) views() agent.EngineViews {
+	if e == nil || e.pods == nil {
+		return nil
+	}
+	return e.watcher
+}
+
+// run watches the node's pods (with --engine-pods) and scrapes until ctx
+// ends.
 func (e *engineSignals) run(ctx context.Context) error {
 	defer e.scraper.Close()
-	return e.watcher.Run(ctx)
+	if e.pods == nil {
+		return e.watcher.Run(ctx)
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return e.pods.Run(ctx) })
+	g.Go(func() error { return e.watcher.Run(ctx) })
+	return g.Wait()
 }
 
-// openEngine opens the engine signals with their scrape counter on m.
-func openEngine(f *engineFlags, sweep time.Duration, log *slog.Logger, now func() time.Time, m *metrics.Metrics) (*engineSignals, error) {
-	if len(f.parsed) == 0 {
+// openEngine opens the engine signals with their scrape counter on m; with
+// --engine-pods, the pod watch of node from the pod's service account.
+func openEngine(d *deps, f *engineFlags, sweep time.Duration, node string, attr agent.Attributor, s *scaler.Sampler,
+	log *slog.Logger, m *metrics.Metrics) (*engineSignals, error) {
+	if !f.on() {
 		return nil, nil
 	}
 	count, err := m.EngineScrapes()
 	if err != nil {
 		return nil, err
 	}
-	return f.open(sweep, log, now, count)
+	var src *podSource
+	if f.pods {
+		getenv := func(k string) string { v, _ := d.lookupEnv(k); return v }
+		cfg, err := podwatch.InCluster(node, podwatch.ServiceAccountDir, getenv)
+		if err != nil {
+			return nil, fmt.Errorf("--engine-pods: %w", err)
+		}
+		cfg.Logger = log.With("component", "pod-watch")
+		pw, err := podwatch.New(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("--engine-pods: %w", err)
+		}
+		src = &podSource{pods: pw, attr: attr, devices: s.Latest}
+	}
+	return f.open(sweep, src, log, d.now, count)
 }
 
 // engineQueryTrigger checks an engine trigger's metadata as the node server

@@ -55,6 +55,8 @@ func TestServeEngineFlags(t *testing.T) {
 		{"--engine-target", "a=http://x/m", "--engine-target", "a=http://y/m"},
 		{"--engine-target", "a=http://x/m", "--engine-interval", "1s", "--engine-timeout", "2s"},
 		{"--engine-target", "a=http://x/m", "--engine-max-bytes", "0"},
+		{"--engine-pods"},                         // no node name
+		{"--engine-pods", "--node-name", "gpu-1"}, // not in a pod: no API server, no token
 	} {
 		r := run(context.Background(), t, append([]string{"serve", "--replay", rampRecording, "--listen", "127.0.0.1:0",
 			"--http-listen", "127.0.0.1:0"}, args...))

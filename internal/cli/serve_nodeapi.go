@@ -4,11 +4,9 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"sync"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -39,18 +37,18 @@ func (f *nodeAPIFlags) validate() error {
 	return checkListenAddr("node-api-listen", f.listen, ":6001")
 }
 
-// nodeAPI is the running node-snapshot API: an attribution watcher and the
-// agent service on its own listener.
+// nodeAPI is the running node-snapshot API: the agent service on its own
+// listener.
 type nodeAPI struct {
-	attr *attribution.Watcher
-	svc  *agent.Service
-	lis  net.Listener
+	svc *agent.Service
+	lis net.Listener
 }
 
-// open starts nothing: it builds the watcher and the service and binds the
-// listener, or returns nil, nil when the API is off.
-func (f *nodeAPIFlags) open(ctx context.Context, s *scaler.Sampler, log *slog.Logger, now func() time.Time) (*nodeAPI, error) {
-	if f.listen == "" {
+// openAttribution builds the kubelet PodResources watcher when the node API
+// or engine pod signals need it; nil otherwise. Its Run closes its kubelet
+// connection when it returns; Close does without Run.
+func (f *nodeAPIFlags) openAttribution(need bool, log *slog.Logger, now func() time.Time) (*attribution.Watcher, error) {
+	if !need {
 		return nil, nil
 	}
 	attr, err := attribution.NewWatcher(attribution.Config{Socket: f.kubeletSocket,
@@ -58,28 +56,31 @@ func (f *nodeAPIFlags) open(ctx context.Context, s *scaler.Sampler, log *slog.Lo
 	if err != nil {
 		return nil, fmt.Errorf("--kubelet-socket: %w", err)
 	}
-	svc, err := agent.New(agent.Config{Sampler: s, Attribution: attr,
+	return attr, nil
+}
+
+// open starts nothing: it builds the service on attr and binds the listener,
+// or returns nil, nil when the API is off.
+// engines, when set, adds the engine pods' scrapes to the stream.
+func (f *nodeAPIFlags) open(ctx context.Context, s *scaler.Sampler, attr *attribution.Watcher, engines agent.EngineViews,
+	log *slog.Logger, now func() time.Time) (*nodeAPI, error) {
+	if f.listen == "" {
+		return nil, nil
+	}
+	svc, err := agent.New(agent.Config{Sampler: s, Attribution: attr, Engines: engines,
 		Logger: log.With("component", "node-api"), Now: now})
 	if err != nil {
-		return nil, errors.Join(err, attr.Close())
+		return nil, err
 	}
 	lis, err := (&net.ListenConfig{}).Listen(ctx, "tcp", f.listen)
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("--node-api-listen: %w", err), attr.Close())
+		return nil, fmt.Errorf("--node-api-listen: %w", err)
 	}
-	return &nodeAPI{attr: attr, svc: svc, lis: lis}, nil
+	return &nodeAPI{svc: svc, lis: lis}, nil
 }
 
-// run polls the kubelet and serves the stream until ctx ends; opts carry the
-// server's TLS credentials. The watcher's Run closes its kubelet connection
-// when it returns.
+// run serves the stream until ctx ends; opts carry the server's TLS
+// credentials.
 func (n *nodeAPI) run(ctx context.Context, opts ...grpc.ServerOption) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = n.attr.Run(ctx) })
-	err := n.svc.Serve(ctx, n.lis, opts...)
-	cancel() // Serve returned early (a listener failure): stop the watcher too
-	wg.Wait()
-	return err
+	return n.svc.Serve(ctx, n.lis, opts...)
 }

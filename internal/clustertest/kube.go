@@ -85,6 +85,9 @@ func Pod(name string, owner *unstructured.Unstructured, namespace, node, phase, 
 	}
 	u.Object["spec"] = map[string]any{"nodeName": node, "containers": []any{c}}
 	u.Object["status"] = map[string]any{"phase": phase}
+	if phase == "Running" {
+		u.Object["status"].(map[string]any)["conditions"] = []any{map[string]any{"type": "Ready", "status": "True"}}
+	}
 	return u
 }
 

@@ -5,11 +5,13 @@ package clustertest
 import (
 	"context"
 	"net"
+	"sync/atomic"
 	"testing"
 
 	"github.com/nvml-scaler/nvml-scaler/cluster/agent"
 	"github.com/nvml-scaler/nvml-scaler/cluster/attribution"
 	"github.com/nvml-scaler/nvml-scaler/cluster/attribution/kubelettest"
+	"github.com/nvml-scaler/nvml-scaler/engine/watch"
 	"github.com/nvml-scaler/nvml-scaler/recording"
 	"github.com/nvml-scaler/nvml-scaler/scaler"
 	"github.com/nvml-scaler/nvml-scaler/scaler/replay"
@@ -25,6 +27,8 @@ type Node struct {
 	Sampler *scaler.Sampler
 	Watcher *attribution.Watcher
 	Agent   *agent.Service
+	// Engines is what the agent streams as its engine pods; empty until Set.
+	Engines *EngineViews
 	// Addr is the agent's address, for the aggregator's discovery.
 	Addr string
 
@@ -39,7 +43,7 @@ type Node struct {
 // It stops when the test ends, if Kill has not stopped it before.
 func StartNode(t testing.TB, name string, rec *recording.Recording, clk *Clock) *Node {
 	t.Helper()
-	n := &Node{Name: name, Rec: rec, t: t, Kubelet: kubelettest.Start(t)}
+	n := &Node{Name: name, Rec: rec, t: t, Kubelet: kubelettest.Start(t), Engines: &EngineViews{}}
 	var err error
 	if n.src, err = replay.New(rec, replay.Options{Manual: true, Loop: true}); err != nil {
 		t.Fatalf("clustertest: %v", err)
@@ -51,7 +55,7 @@ func StartNode(t testing.TB, name string, rec *recording.Recording, clk *Clock) 
 	if n.Watcher, err = attribution.NewWatcher(attribution.Config{Socket: n.Kubelet.Socket, Now: clk.Now}); err != nil {
 		t.Fatalf("clustertest: %v", err)
 	}
-	if n.Agent, err = agent.New(agent.Config{Sampler: n.Sampler, Attribution: n.Watcher, Now: clk.Now}); err != nil {
+	if n.Agent, err = agent.New(agent.Config{Sampler: n.Sampler, Attribution: n.Watcher, Engines: n.Engines, Now: clk.Now}); err != nil {
 		t.Fatalf("clustertest: %v", err)
 	}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -99,4 +103,19 @@ func (n *Node) Kill() {
 	n.cancel = nil
 	_ = n.Watcher.Close()
 	_ = n.Sampler.Close()
+}
+
+// EngineViews is a settable agent.EngineViews: the engine scrapes a node's
+// agent streams, as a test sets them.
+type EngineViews struct{ v atomic.Pointer[watch.View] }
+
+// Set makes v what the agent streams from its next snapshot on.
+func (e *EngineViews) Set(v *watch.View) { e.v.Store(v) }
+
+// View implements agent.EngineViews; an empty view before Set.
+func (e *EngineViews) View() *watch.View {
+	if v := e.v.Load(); v != nil {
+		return v
+	}
+	return &watch.View{}
 }

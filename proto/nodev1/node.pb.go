@@ -125,9 +125,17 @@ type Snapshot struct {
 	// before it was added): the positions are the catalogue order that release
 	// had, which scaler/metric.go pins (new metrics are only ever appended), so
 	// a receiver that ignores this field reads a newer agent correctly too.
-	MetricNames   []string `protobuf:"bytes,11,rep,name=metric_names,json=metricNames,proto3" json:"metric_names,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	MetricNames []string `protobuf:"bytes,11,rep,name=metric_names,json=metricNames,proto3" json:"metric_names,omitempty"`
+	// engine_pods holds, in every message, the newest engine reading of each
+	// GPU pod this agent scrapes (serve --engine-pods; empty otherwise).
+	// Metrics travel by their engine catalogue name, so either side skips the
+	// names it does not know; an aggregator from before this field ignores it.
+	EnginePods []*EnginePod `protobuf:"bytes,12,rep,name=engine_pods,json=enginePods,proto3" json:"engine_pods,omitempty"`
+	// engine_interval_nanos is the agent's engine scrape interval (a reading
+	// older than 3 of them is stale); 0 without engine pods.
+	EngineIntervalNanos int64 `protobuf:"varint,13,opt,name=engine_interval_nanos,json=engineIntervalNanos,proto3" json:"engine_interval_nanos,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *Snapshot) Reset() {
@@ -237,6 +245,222 @@ func (x *Snapshot) GetMetricNames() []string {
 	return nil
 }
 
+func (x *Snapshot) GetEnginePods() []*EnginePod {
+	if x != nil {
+		return x.EnginePods
+	}
+	return nil
+}
+
+func (x *Snapshot) GetEngineIntervalNanos() int64 {
+	if x != nil {
+		return x.EngineIntervalNanos
+	}
+	return 0
+}
+
+// EnginePod is one pod's newest engine scrape (engine/watch.Pod).
+type EnginePod struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Namespace string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Name      string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// gpu_uuids are the GPUs the kubelet allocated to the pod on this node.
+	GpuUuids []string `protobuf:"bytes,3,rep,name=gpu_uuids,json=gpuUuids,proto3" json:"gpu_uuids,omitempty"`
+	// engine is the profile that read it, e.g. "vllm"; "" before a scrape.
+	Engine string `protobuf:"bytes,4,opt,name=engine,proto3" json:"engine,omitempty"`
+	// error says why the pod has no usable reading; "" when it has one.
+	Error string `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	// read_unix_nanos is when the reading was scraped, on the agent's clock.
+	ReadUnixNanos int64           `protobuf:"varint,6,opt,name=read_unix_nanos,json=readUnixNanos,proto3" json:"read_unix_nanos,omitempty"`
+	Samples       []*EngineSample `protobuf:"bytes,7,rep,name=samples,proto3" json:"samples,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EnginePod) Reset() {
+	*x = EnginePod{}
+	mi := &file_nodev1_node_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnginePod) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnginePod) ProtoMessage() {}
+
+func (x *EnginePod) ProtoReflect() protoreflect.Message {
+	mi := &file_nodev1_node_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnginePod.ProtoReflect.Descriptor instead.
+func (*EnginePod) Descriptor() ([]byte, []int) {
+	return file_nodev1_node_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *EnginePod) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *EnginePod) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *EnginePod) GetGpuUuids() []string {
+	if x != nil {
+		return x.GpuUuids
+	}
+	return nil
+}
+
+func (x *EnginePod) GetEngine() string {
+	if x != nil {
+		return x.Engine
+	}
+	return ""
+}
+
+func (x *EnginePod) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *EnginePod) GetReadUnixNanos() int64 {
+	if x != nil {
+		return x.ReadUnixNanos
+	}
+	return 0
+}
+
+func (x *EnginePod) GetSamples() []*EngineSample {
+	if x != nil {
+		return x.Samples
+	}
+	return nil
+}
+
+// EngineSample is engine.Sample of the metric it names, over all the pod's
+// series.
+type EngineSample struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// metric is the engine catalogue name, e.g. "ttft_seconds".
+	Metric string  `protobuf:"bytes,1,opt,name=metric,proto3" json:"metric,omitempty"`
+	Value  float64 `protobuf:"fixed64,2,opt,name=value,proto3" json:"value,omitempty"`
+	Den    float64 `protobuf:"fixed64,3,opt,name=den,proto3" json:"den,omitempty"`
+	// A histogram: cumulative counts per upper bound (the last +Inf).
+	Bounds []float64 `protobuf:"fixed64,4,rep,packed,name=bounds,proto3" json:"bounds,omitempty"`
+	Counts []float64 `protobuf:"fixed64,5,rep,packed,name=counts,proto3" json:"counts,omitempty"`
+	Sum    float64   `protobuf:"fixed64,6,opt,name=sum,proto3" json:"sum,omitempty"`
+	Count  float64   `protobuf:"fixed64,7,opt,name=count,proto3" json:"count,omitempty"`
+	// error says why the metric is absent ("" when present).
+	Error         string `protobuf:"bytes,8,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EngineSample) Reset() {
+	*x = EngineSample{}
+	mi := &file_nodev1_node_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EngineSample) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EngineSample) ProtoMessage() {}
+
+func (x *EngineSample) ProtoReflect() protoreflect.Message {
+	mi := &file_nodev1_node_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EngineSample.ProtoReflect.Descriptor instead.
+func (*EngineSample) Descriptor() ([]byte, []int) {
+	return file_nodev1_node_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *EngineSample) GetMetric() string {
+	if x != nil {
+		return x.Metric
+	}
+	return ""
+}
+
+func (x *EngineSample) GetValue() float64 {
+	if x != nil {
+		return x.Value
+	}
+	return 0
+}
+
+func (x *EngineSample) GetDen() float64 {
+	if x != nil {
+		return x.Den
+	}
+	return 0
+}
+
+func (x *EngineSample) GetBounds() []float64 {
+	if x != nil {
+		return x.Bounds
+	}
+	return nil
+}
+
+func (x *EngineSample) GetCounts() []float64 {
+	if x != nil {
+		return x.Counts
+	}
+	return nil
+}
+
+func (x *EngineSample) GetSum() float64 {
+	if x != nil {
+		return x.Sum
+	}
+	return 0
+}
+
+func (x *EngineSample) GetCount() float64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *EngineSample) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 // Device is scaler.Device.
 type Device struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -251,7 +475,7 @@ type Device struct {
 
 func (x *Device) Reset() {
 	*x = Device{}
-	mi := &file_nodev1_node_proto_msgTypes[2]
+	mi := &file_nodev1_node_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -263,7 +487,7 @@ func (x *Device) String() string {
 func (*Device) ProtoMessage() {}
 
 func (x *Device) ProtoReflect() protoreflect.Message {
-	mi := &file_nodev1_node_proto_msgTypes[2]
+	mi := &file_nodev1_node_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -276,7 +500,7 @@ func (x *Device) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Device.ProtoReflect.Descriptor instead.
 func (*Device) Descriptor() ([]byte, []int) {
-	return file_nodev1_node_proto_rawDescGZIP(), []int{2}
+	return file_nodev1_node_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Device) GetIndex() int32 {
@@ -334,7 +558,7 @@ type GPUState struct {
 
 func (x *GPUState) Reset() {
 	*x = GPUState{}
-	mi := &file_nodev1_node_proto_msgTypes[3]
+	mi := &file_nodev1_node_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -346,7 +570,7 @@ func (x *GPUState) String() string {
 func (*GPUState) ProtoMessage() {}
 
 func (x *GPUState) ProtoReflect() protoreflect.Message {
-	mi := &file_nodev1_node_proto_msgTypes[3]
+	mi := &file_nodev1_node_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -359,7 +583,7 @@ func (x *GPUState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GPUState.ProtoReflect.Descriptor instead.
 func (*GPUState) Descriptor() ([]byte, []int) {
-	return file_nodev1_node_proto_rawDescGZIP(), []int{3}
+	return file_nodev1_node_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GPUState) GetHealth() uint32 {
@@ -407,7 +631,7 @@ type Attribution struct {
 
 func (x *Attribution) Reset() {
 	*x = Attribution{}
-	mi := &file_nodev1_node_proto_msgTypes[4]
+	mi := &file_nodev1_node_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -419,7 +643,7 @@ func (x *Attribution) String() string {
 func (*Attribution) ProtoMessage() {}
 
 func (x *Attribution) ProtoReflect() protoreflect.Message {
-	mi := &file_nodev1_node_proto_msgTypes[4]
+	mi := &file_nodev1_node_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -432,7 +656,7 @@ func (x *Attribution) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attribution.ProtoReflect.Descriptor instead.
 func (*Attribution) Descriptor() ([]byte, []int) {
-	return file_nodev1_node_proto_rawDescGZIP(), []int{4}
+	return file_nodev1_node_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Attribution) GetAvailable() bool {
@@ -479,7 +703,7 @@ type Owner struct {
 
 func (x *Owner) Reset() {
 	*x = Owner{}
-	mi := &file_nodev1_node_proto_msgTypes[5]
+	mi := &file_nodev1_node_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -491,7 +715,7 @@ func (x *Owner) String() string {
 func (*Owner) ProtoMessage() {}
 
 func (x *Owner) ProtoReflect() protoreflect.Message {
-	mi := &file_nodev1_node_proto_msgTypes[5]
+	mi := &file_nodev1_node_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -504,7 +728,7 @@ func (x *Owner) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Owner.ProtoReflect.Descriptor instead.
 func (*Owner) Descriptor() ([]byte, []int) {
-	return file_nodev1_node_proto_rawDescGZIP(), []int{5}
+	return file_nodev1_node_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Owner) GetDeviceUuid() string {
@@ -550,7 +774,7 @@ const file_nodev1_node_proto_rawDesc = "" +
 	"\fWatchRequest\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x06R\x05epoch\x12\x19\n" +
 	"\blast_seq\x18\x02 \x01(\x04R\alastSeq\x12%\n" +
-	"\x0ebackfill_nanos\x18\x03 \x01(\x03R\rbackfillNanos\"\xa9\x03\n" +
+	"\x0ebackfill_nanos\x18\x03 \x01(\x03R\rbackfillNanos\"\x9d\x04\n" +
 	"\bSnapshot\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x06R\x05epoch\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +
@@ -563,7 +787,27 @@ const file_nodev1_node_proto_rawDesc = "" +
 	"\x04gpus\x18\t \x03(\v2\x1c.nvmlscaler.node.v1.GPUStateR\x04gpus\x12A\n" +
 	"\vattribution\x18\n" +
 	" \x01(\v2\x1f.nvmlscaler.node.v1.AttributionR\vattribution\x12!\n" +
-	"\fmetric_names\x18\v \x03(\tR\vmetricNames\"\x8d\x01\n" +
+	"\fmetric_names\x18\v \x03(\tR\vmetricNames\x12>\n" +
+	"\vengine_pods\x18\f \x03(\v2\x1d.nvmlscaler.node.v1.EnginePodR\n" +
+	"enginePods\x122\n" +
+	"\x15engine_interval_nanos\x18\r \x01(\x03R\x13engineIntervalNanos\"\xec\x01\n" +
+	"\tEnginePod\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1b\n" +
+	"\tgpu_uuids\x18\x03 \x03(\tR\bgpuUuids\x12\x16\n" +
+	"\x06engine\x18\x04 \x01(\tR\x06engine\x12\x14\n" +
+	"\x05error\x18\x05 \x01(\tR\x05error\x12&\n" +
+	"\x0fread_unix_nanos\x18\x06 \x01(\x03R\rreadUnixNanos\x12:\n" +
+	"\asamples\x18\a \x03(\v2 .nvmlscaler.node.v1.EngineSampleR\asamples\"\xbc\x01\n" +
+	"\fEngineSample\x12\x16\n" +
+	"\x06metric\x18\x01 \x01(\tR\x06metric\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value\x12\x10\n" +
+	"\x03den\x18\x03 \x01(\x01R\x03den\x12\x16\n" +
+	"\x06bounds\x18\x04 \x03(\x01R\x06bounds\x12\x16\n" +
+	"\x06counts\x18\x05 \x03(\x01R\x06counts\x12\x10\n" +
+	"\x03sum\x18\x06 \x01(\x01R\x03sum\x12\x14\n" +
+	"\x05count\x18\a \x01(\x01R\x05count\x12\x14\n" +
+	"\x05error\x18\b \x01(\tR\x05error\"\x8d\x01\n" +
 	"\x06Device\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x12\x12\n" +
 	"\x04uuid\x18\x02 \x01(\tR\x04uuid\x12\x14\n" +
@@ -602,27 +846,31 @@ func file_nodev1_node_proto_rawDescGZIP() []byte {
 	return file_nodev1_node_proto_rawDescData
 }
 
-var file_nodev1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_nodev1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_nodev1_node_proto_goTypes = []any{
 	(*WatchRequest)(nil), // 0: nvmlscaler.node.v1.WatchRequest
 	(*Snapshot)(nil),     // 1: nvmlscaler.node.v1.Snapshot
-	(*Device)(nil),       // 2: nvmlscaler.node.v1.Device
-	(*GPUState)(nil),     // 3: nvmlscaler.node.v1.GPUState
-	(*Attribution)(nil),  // 4: nvmlscaler.node.v1.Attribution
-	(*Owner)(nil),        // 5: nvmlscaler.node.v1.Owner
+	(*EnginePod)(nil),    // 2: nvmlscaler.node.v1.EnginePod
+	(*EngineSample)(nil), // 3: nvmlscaler.node.v1.EngineSample
+	(*Device)(nil),       // 4: nvmlscaler.node.v1.Device
+	(*GPUState)(nil),     // 5: nvmlscaler.node.v1.GPUState
+	(*Attribution)(nil),  // 6: nvmlscaler.node.v1.Attribution
+	(*Owner)(nil),        // 7: nvmlscaler.node.v1.Owner
 }
 var file_nodev1_node_proto_depIdxs = []int32{
-	2, // 0: nvmlscaler.node.v1.Snapshot.devices:type_name -> nvmlscaler.node.v1.Device
-	3, // 1: nvmlscaler.node.v1.Snapshot.gpus:type_name -> nvmlscaler.node.v1.GPUState
-	4, // 2: nvmlscaler.node.v1.Snapshot.attribution:type_name -> nvmlscaler.node.v1.Attribution
-	5, // 3: nvmlscaler.node.v1.Attribution.owners:type_name -> nvmlscaler.node.v1.Owner
-	0, // 4: nvmlscaler.node.v1.NodeSnapshots.Watch:input_type -> nvmlscaler.node.v1.WatchRequest
-	1, // 5: nvmlscaler.node.v1.NodeSnapshots.Watch:output_type -> nvmlscaler.node.v1.Snapshot
-	5, // [5:6] is the sub-list for method output_type
-	4, // [4:5] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	4, // 0: nvmlscaler.node.v1.Snapshot.devices:type_name -> nvmlscaler.node.v1.Device
+	5, // 1: nvmlscaler.node.v1.Snapshot.gpus:type_name -> nvmlscaler.node.v1.GPUState
+	6, // 2: nvmlscaler.node.v1.Snapshot.attribution:type_name -> nvmlscaler.node.v1.Attribution
+	2, // 3: nvmlscaler.node.v1.Snapshot.engine_pods:type_name -> nvmlscaler.node.v1.EnginePod
+	3, // 4: nvmlscaler.node.v1.EnginePod.samples:type_name -> nvmlscaler.node.v1.EngineSample
+	7, // 5: nvmlscaler.node.v1.Attribution.owners:type_name -> nvmlscaler.node.v1.Owner
+	0, // 6: nvmlscaler.node.v1.NodeSnapshots.Watch:input_type -> nvmlscaler.node.v1.WatchRequest
+	1, // 7: nvmlscaler.node.v1.NodeSnapshots.Watch:output_type -> nvmlscaler.node.v1.Snapshot
+	7, // [7:8] is the sub-list for method output_type
+	6, // [6:7] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_nodev1_node_proto_init() }
@@ -636,7 +884,7 @@ func file_nodev1_node_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_nodev1_node_proto_rawDesc), len(file_nodev1_node_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -5,6 +5,7 @@ package enginetrigger
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,23 +14,33 @@ import (
 
 	"github.com/nvml-scaler/nvml-scaler/engine"
 	"github.com/nvml-scaler/nvml-scaler/engine/watch"
+	"github.com/nvml-scaler/nvml-scaler/scaler"
 )
 
 // Views is where the newest engine view comes from: a *watch.Watcher.
 type Views interface{ View() *watch.View }
 
+// Devices returns the node's newest snapshot, whose devices GPU selectors
+// match: (*scaler.Sampler).Latest.
+type Devices func() *scaler.Snapshot
+
 // Server implements scaler.EngineMetrics over a Watcher's views.
 type Server struct {
-	views Views
-	now   func() time.Time
+	views   Views
+	now     func() time.Time
+	devices Devices
 }
 
-// New returns a Server reading views; now nil means time.Now.
-func New(views Views, now func() time.Time) *Server {
+// New returns a Server reading views; now nil means time.Now; devices nil
+// means no GPU is known, so a trigger with a GPU selector selects no pod.
+func New(views Views, now func() time.Time, devices Devices) *Server {
 	if now == nil {
 		now = time.Now
 	}
-	return &Server{views: views, now: now}
+	if devices == nil {
+		devices = func() *scaler.Snapshot { return nil }
+	}
+	return &Server{views: views, now: now, devices: devices}
 }
 
 // Serves implements scaler.EngineMetrics.
@@ -45,32 +56,34 @@ func (s *Server) Spec(md map[string]string) (string, float64, error) {
 }
 
 // Evaluate implements scaler.EngineMetrics: see [Server.Value].
-func (s *Server) Evaluate(md map[string]string) (float64, float64, error) {
+func (s *Server) Evaluate(namespace string, md map[string]string) (float64, float64, error) {
 	t, err := Parse(md)
 	if err != nil {
 		return 0, 0, status.Error(codes.InvalidArgument, err.Error())
 	}
-	v, _, err := s.Value(&t)
+	v, _, err := s.Value(namespace, &t)
 	return v, t.Activation, err
 }
 
-// Value returns t's value over every engine target now, and the names of the
-// targets that contributed. Errors are gRPC status errors: NotFound when no
-// target is configured; Unavailable when a target has no usable reading or not
+// Value returns t's value now over the targets that count for it, and the
+// names of those that contributed. A pod counts when it is in namespace and,
+// with a GPU selector, one of its GPUs is selected; an operator-set
+// --engine-target counts when t has no GPU selector. Errors are gRPC status
+// errors: NotFound when no target counts; Unavailable when a target has no usable reading or not
 // enough data in the window (with onMissing: skip, only when none has);
 // FailedPrecondition when a target's engine does not export the metric.
-func (s *Server) Value(t *Trigger) (float64, []string, error) {
-	v := s.views.View()
-	if len(v.Pods) == 0 {
-		return 0, nil, status.Error(codes.NotFound, "no engine target on this node: start serve with --engine-target name=URL")
+func (s *Server) Value(namespace string, t *Trigger) (float64, []string, error) {
+	pods := s.counted(namespace, t)
+	if len(pods) == 0 {
+		return 0, nil, status.Errorf(codes.NotFound,
+			"no engine target on this node counts for this trigger: no GPU pod in namespace %q (%s) with engine signals on, and no --engine-target", namespace, t.Selector.String())
 	}
-	now := s.now()
+	now, interval := s.now(), s.views.View().Interval
 	var ws []engine.Window
 	var names, why []string
 	code := codes.Unavailable
-	for i := range v.Pods {
-		p := &v.Pods[i]
-		w, err := window(p, t, now, v.Interval)
+	for _, p := range pods {
+		w, err := window(p, t, now, interval)
 		if err != nil {
 			if errors.Is(err, engine.ErrNotExported) {
 				code = codes.FailedPrecondition
@@ -107,4 +120,33 @@ func window(p *watch.Pod, t *Trigger, now time.Time, interval time.Duration) (en
 		return engine.Window{}, fmt.Errorf("%s (%s): %w", p.Name, p.Engine, err)
 	}
 	return w, nil
+}
+
+// counted returns the targets that count for t in namespace.
+func (s *Server) counted(namespace string, t *Trigger) []*watch.Pod {
+	v := s.views.View()
+	var selected map[string]bool // GPU UUID → selected; nil: no selector
+	if !t.Selector.IsZero() {
+		selected = map[string]bool{}
+		if snap := s.devices(); snap != nil {
+			for i := range snap.GPUs {
+				d := &snap.GPUs[i].Device
+				selected[d.UUID] = t.Selector.Matches(d)
+			}
+		}
+	}
+	var out []*watch.Pod
+	for i := range v.Pods {
+		p := &v.Pods[i]
+		switch {
+		case p.GPUs == nil && p.Namespace == "": // an operator-set target
+			if selected == nil {
+				out = append(out, p)
+			}
+		case p.Namespace != namespace:
+		case selected == nil || slices.ContainsFunc(p.GPUs, func(u string) bool { return selected[u] }):
+			out = append(out, p)
+		}
+	}
+	return out
 }

@@ -19,8 +19,10 @@
 //	onMissing              fail (default: a counted pod without a value fails
 //	                       the call, so KEDA applies its fallback) or skip
 //
-// Every --engine-target counts for every engine trigger: they are operator-set
-// endpoints, not pods selected by GPU, so GPU selector keys are refused.
+// GPU selector keys (gpuUUIDs, gpuIndexes, gpuModel) narrow the pods: a pod
+// counts when one of its GPUs is selected. An operator-set --engine-target has
+// no GPU: it counts for every trigger without a GPU selector, in any
+// namespace.
 package enginetrigger
 
 import (
@@ -31,6 +33,7 @@ import (
 	"time"
 
 	"github.com/nvml-scaler/nvml-scaler/engine"
+	"github.com/nvml-scaler/nvml-scaler/scaler"
 )
 
 // MaxWindow bounds `window`.
@@ -46,6 +49,8 @@ type Trigger struct {
 	Window      time.Duration
 	Model       string // "": every model
 	SkipMissing bool
+	// Selector narrows the pods by their GPUs; zero: every pod.
+	Selector scaler.Selector
 }
 
 const (
@@ -95,12 +100,16 @@ func Parse(md map[string]string) (Trigger, error) {
 			if want := t.set(key, v); want != "" {
 				return Trigger{}, fmt.Errorf("trigger metadata %q is %q: want %s", rawKey, clip(raw), want)
 			}
-		case index(gpuKeys[:], key) >= 0:
-			return Trigger{}, fmt.Errorf("trigger metadata %q: engine metrics come from --engine-target endpoints, which have no GPU; remove the GPU selector", rawKey)
+		case index(gpuKeys[:], key) >= 0: // ParseSelector below
 		case index(kedaKeys[:], rawKey) < 0:
 			return Trigger{}, fmt.Errorf("trigger metadata %q is not a key for engine metrics: want one of %s", rawKey, strings.Join(keys[:], ", "))
 		}
 	}
+	sel, err := scaler.ParseSelector(md)
+	if err != nil {
+		return Trigger{}, err
+	}
+	t.Selector = sel
 	if !seen[1] {
 		return Trigger{}, fmt.Errorf("trigger metadata %q is missing: want a finite number greater than 0", keyTarget)
 	}

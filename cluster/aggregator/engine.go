@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package aggregator
+
+import (
+	"fmt"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/nvml-scaler/nvml-scaler/cluster/agent"
+	"github.com/nvml-scaler/nvml-scaler/engine"
+	"github.com/nvml-scaler/nvml-scaler/engine/watch"
+	"github.com/nvml-scaler/nvml-scaler/scaler"
+	"github.com/nvml-scaler/nvml-scaler/scaler/enginetrigger"
+)
+
+// engineKeep is how much engine history a pod keeps: the longest engine
+// `window` and a margin for staleness.
+const engineKeep = enginetrigger.MaxWindow + time.Minute
+
+// enginePod is one pod's engine scrapes as the aggregator holds them.
+type enginePod struct {
+	pod      agent.EnginePod
+	hist     engine.History
+	interval time.Duration // the agent's engine scrape interval
+}
+
+// engineState returns the engine pods of n, each pod's history carried over
+// from prev (the same agent epoch) with its new reading appended when newer.
+// skew moves the agent's reading times onto the aggregator's clock.
+func engineState(prev map[string]enginePod, n *agent.Node, skew time.Duration) map[string]enginePod {
+	if len(n.EnginePods) == 0 {
+		return nil
+	}
+	out := make(map[string]enginePod, len(n.EnginePods))
+	for _, p := range n.EnginePods {
+		key := p.Namespace + "/" + p.Name
+		st := enginePod{pod: p, hist: prev[key].hist, interval: n.EngineInterval}
+		if r := p.Reading; r != nil {
+			r.Time = r.Time.Add(skew) // decoded for this view alone: not shared yet
+			if old := st.hist.Newest(); old == nil || r.Time.After(old.Time) {
+				st.hist = st.hist.Add(r, engineKeep)
+			}
+		}
+		out[key] = st
+	}
+	return out
+}
+
+// evaluateEngine serves an engine trigger: the Ready, not terminating pods of
+// q's target, across nodes, each from the engine scrapes its node's agent
+// streamed, combined as the node server combines its pods (histograms merged
+// before a mean or quantile; onMissing for a pod without a value).
+func (a *Aggregator) evaluateEngine(q *query) (float64, error) {
+	pods, err := a.selectPods(q)
+	if err != nil {
+		return 0, err
+	}
+	now := a.now()
+	nodes := *a.nodes.Load()
+	v := &watch.View{}
+	devices := &scaler.Snapshot{}
+	for _, p := range pods.pods {
+		if !p.ready || p.terminating || p.nodeName == "" || !q.nodeAllowed(p.nodeName) {
+			continue
+		}
+		wp := watch.Pod{Name: p.key, Namespace: p.Namespace, GPUs: []string{}}
+		nv, why := pickView(nodes[p.nodeName], now)
+		switch {
+		case nv == nil:
+			wp.Err = fmt.Errorf("pod %s on node %s: %w: %s", p.key, p.nodeName, watch.ErrAbsent, why)
+		default:
+			devices.GPUs = append(devices.GPUs, nv.node.Snapshot.GPUs...)
+			ep, ok := nv.engines[p.key]
+			if !ok {
+				wp.Err = fmt.Errorf("pod %s: %w: the agent on node %s streams no engine scrape of it (is serve --engine-pods on, and does the pod hold a GPU there?)",
+					p.key, watch.ErrAbsent, p.nodeName)
+				break
+			}
+			wp.GPUs, wp.Engine, wp.History, wp.Err = ep.pod.GPUs, ep.pod.Engine, ep.hist, ep.pod.Err
+			v.Interval = max(v.Interval, ep.interval)
+		}
+		v.Pods = append(v.Pods, wp)
+	}
+	if len(v.Pods) == 0 {
+		return 0, status.Errorf(codes.NotFound, "%s: no Ready pod of %s to read engine metrics from", q.engine.Metric, pods.what)
+	}
+	if v.Interval <= 0 {
+		v.Interval = time.Second // no pod was read; the interval then judges nothing
+	}
+	srv := enginetrigger.New(fixedView{v}, func() time.Time { return now }, func() *scaler.Snapshot { return devices })
+	val, _, err := srv.Value(v.Pods[0].Namespace, q.engine)
+	return val, err
+}
+
+// fixedView serves one View.
+type fixedView struct{ v *watch.View }
+
+func (f fixedView) View() *watch.View { return f.v }
