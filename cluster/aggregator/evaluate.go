@@ -88,6 +88,13 @@ func (a *Aggregator) selectGPUs(q *query) (*selected, error) {
 			continue
 		}
 		sel.gpuPods++
+		if q.trigger.Aggregation == scaler.AggAvg && (!p.ready || p.terminating) {
+			// avg is the per-pod figure the HPA multiplies by its ready pods
+			// (metricType Value): a pod still loading its model, or on its way
+			// out, is not one of them, and its idle GPU would drag the mean down.
+			sel.pending++
+			continue
+		}
 		if p.nodeName == "" {
 			sel.pending++
 			continue
