@@ -115,7 +115,7 @@ func TestEngineMetricsAcrossNodes(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, wantWaiting, resp.MetricValues[0].MetricValueFloat)
 	require.Positive(t, a0.Samples[engine.RequestsWaiting].V, "the fixture has a queue")
-	assert.Equal(t, (3+5)*a0.Samples[engine.RequestsWaiting].V, wantWaiting, "the newest readings' sum")
+	assert.Equal(t, wantWaiting, (3+5)*a0.Samples[engine.RequestsWaiting].V, "the newest readings' sum")
 	resp, err = c.agg.GetMetrics(context.Background(), engineReq("vllm-so", map[string]string{"metric": "ttft_seconds", "targetValue": "1", "quantile": "0.9"}))
 	require.NoError(t, err)
 	assert.InDelta(t, wantTTFT, resp.MetricValues[0].MetricValueFloat, 1e-12)

@@ -32,7 +32,7 @@ func TestAvgLeavesOutUnreadyPods(t *testing.T) {
 	require.NoError(t, err)
 
 	ready := []([2]string){dev("n1", 0), dev("n1", 1)}
-	all := append(ready, dev("n2", 3))
+	all := []([2]string){dev("n1", 0), dev("n1", 1), dev("n2", 3)}
 	require.Eventually(t, func() bool {
 		v, err := c.value("vllm-so", "llm", map[string]string{"aggregation": "avg"})
 		return err == nil && math.Abs(v-c.sum(scaler.PowerWatts, ready...)/2) < 1e-9

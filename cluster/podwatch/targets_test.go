@@ -38,7 +38,7 @@ func engineServer(t *testing.T, body []byte) (int32, *atomic.Int32) {
 	t.Cleanup(srv.Close)
 	_, port, err := net.SplitHostPort(srv.Listener.Addr().String())
 	require.NoError(t, err)
-	p, err := strconv.Atoi(port)
+	p, err := strconv.ParseInt(port, 10, 32)
 	require.NoError(t, err)
 	return int32(p), n
 }
