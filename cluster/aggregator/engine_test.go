@@ -4,7 +4,6 @@ package aggregator_test
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
 
@@ -19,34 +18,6 @@ import (
 	"github.com/nvml-scaler/nvml-scaler/engine/watch"
 	ct "github.com/nvml-scaler/nvml-scaler/internal/clustertest"
 )
-
-// engineReading maps the real SGLang docs body (engine/testdata/engines) at t, with
-// every value and histogram count ×k: a pod later in its life.
-func engineReading(t *testing.T, at time.Time, k float64) *engine.Reading {
-	t.Helper()
-	b, err := os.ReadFile("../../engine/testdata/engines/sglang_docs.txt")
-	require.NoError(t, err)
-	s, err := engine.NewScraper(engine.Options{Timeout: time.Second})
-	require.NoError(t, err)
-	defer s.Close()
-	r, err := s.Map(b, "", engine.Target{}, at)
-	require.NoError(t, err)
-	for m := range engine.NumMetrics {
-		sm := &r.Samples[m]
-		sm.V *= k
-		sm.Den *= k
-		if sm.Hist != nil {
-			h := *sm.Hist
-			h.Counts = append([]float64(nil), h.Counts...)
-			for i := range h.Counts {
-				h.Counts[i] *= k
-			}
-			h.Sum, h.Count = h.Sum*k, h.Count*k
-			sm.Hist = &h
-		}
-	}
-	return r
-}
 
 func enginePod(key, ns string, gpus []string, rs ...*engine.Reading) watch.Pod {
 	var h engine.History
@@ -71,10 +42,10 @@ func TestEngineMetricsAcrossNodes(t *testing.T) {
 	n1, n2 := c.nodes["n1"], c.nodes["n2"]
 	const every = 10 * time.Second // the agents' engine interval: stale after 30 s
 	t0 := c.clk.Now()
-	a0 := engineReading(t, t0, 1)
+	a0 := ct.SGLangReading(t, t0, 1)
 	n1.Engines.Set(&watch.View{Interval: every, Pods: []watch.Pod{
 		enginePod("llm/vllm-1", "llm", []string{ct.GPUUUID("n1", 0), ct.GPUUUID("n1", 1)}, a0),
-		enginePod("llm/triton-1", "llm", []string{ct.GPUUUID("n1", 2)}, engineReading(t, t0, 100)), // not vllm-so's
+		enginePod("llm/triton-1", "llm", []string{ct.GPUUUID("n1", 2)}, ct.SGLangReading(t, t0, 100)), // not vllm-so's
 	}})
 	c.step()
 	_, err := c.agg.GetMetrics(context.Background(), engineReq("vllm-so", map[string]string{"metric": "requests_waiting", "targetValue": "5"}))
@@ -83,14 +54,14 @@ func TestEngineMetricsAcrossNodes(t *testing.T) {
 
 	c.clk.Advance(every)
 	t1 := c.clk.Now()
-	a1, b0 := engineReading(t, t1, 3), engineReading(t, t1, 2)
+	a1, b0 := ct.SGLangReading(t, t1, 3), ct.SGLangReading(t, t1, 2)
 	n1.Engines.Set(&watch.View{Interval: every, Pods: []watch.Pod{
 		enginePod("llm/vllm-1", "llm", []string{ct.GPUUUID("n1", 0), ct.GPUUUID("n1", 1)}, a0, a1)}})
 	n2.Engines.Set(&watch.View{Interval: every, Pods: []watch.Pod{
 		enginePod("llm/vllm-2", "llm", []string{ct.GPUUUID("n2", 3)}, b0)}})
 	c.step()
 	c.clk.Advance(every)
-	b1 := engineReading(t, c.clk.Now(), 5)
+	b1 := ct.SGLangReading(t, c.clk.Now(), 5)
 	n2.Engines.Set(&watch.View{Interval: every, Pods: []watch.Pod{
 		enginePod("llm/vllm-2", "llm", []string{ct.GPUUUID("n2", 3)}, b0, b1)}})
 	c.step()

@@ -4,7 +4,6 @@ package keda
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
 
@@ -15,35 +14,8 @@ import (
 
 	"github.com/nvml-scaler/nvml-scaler/engine"
 	"github.com/nvml-scaler/nvml-scaler/engine/watch"
+	ct "github.com/nvml-scaler/nvml-scaler/internal/clustertest"
 )
-
-// sglangReading maps the real SGLang body engine/testdata/engines/sglang_docs.txt
-// (its README names the source) at t, every value and histogram count ×k: the
-// same pod later in its life, so that counters and histograms move.
-func sglangReading(t *testing.T, at time.Time, k float64) *engine.Reading {
-	t.Helper()
-	b, err := os.ReadFile("../../engine/testdata/engines/sglang_docs.txt")
-	require.NoError(t, err)
-	s, err := engine.NewScraper(engine.Options{Timeout: time.Second})
-	require.NoError(t, err)
-	defer s.Close()
-	r, err := s.Map(b, "", engine.Target{}, at)
-	require.NoError(t, err)
-	for m := range engine.NumMetrics {
-		sm := &r.Samples[m]
-		sm.V, sm.Den = sm.V*k, sm.Den*k
-		if sm.Hist != nil {
-			h := *sm.Hist
-			h.Counts = append([]float64(nil), h.Counts...)
-			for i := range h.Counts {
-				h.Counts[i] *= k
-			}
-			h.Sum, h.Count = h.Sum*k, h.Count*k
-			sm.Hist = &h
-		}
-	}
-	return r
-}
 
 // KEDA's own external scaler client gets engine metrics from the aggregator
 // over two simulated nodes, each with one vllm pod whose agent streams its
@@ -56,7 +28,7 @@ func TestKEDAEngineMetricsAggregator(t *testing.T) {
 	hist := make([]engine.History, len(f.nodes))
 	set := func(ks ...float64) {
 		for i, n := range f.nodes {
-			hist[i] = hist[i].Add(sglangReading(t, f.clk.Now(), ks[i]), time.Hour)
+			hist[i] = hist[i].Add(ct.SGLangReading(t, f.clk.Now(), ks[i]), time.Hour)
 			n.Engines.Set(&watch.View{Interval: every, Pods: []watch.Pod{{Name: "llm/vllm-" + n.Name, Namespace: "llm",
 				GPUs: []string{f.held[i]}, Engine: engine.SGLang, History: hist[i]}}})
 		}
