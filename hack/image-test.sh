@@ -209,6 +209,15 @@ if command -v qemu-aarch64-static >/dev/null && command -v apt-get >/dev/null &&
 	say "\$ qemu-aarch64-static -L root-arm64 nvml-scaler version   ($(basename "$deb64"))"
 	qemu-aarch64-static -L "$work/root-arm64" "$work/arm64/nvml-scaler" version ||
 		fail "the arm64 binary did not run under qemu-user"
+	# And real work: a replayed H200 sweep read, derived and printed by the
+	# arm64 build (its GPU's UUID comes from the recording).
+	rec=testdata/recordings/h200-inference-ramp.json
+	uuid=$(grep -o '"GPU-[0-9a-f-]*"' "$rec" | head -n 1)
+	say "\$ qemu-aarch64-static -L root-arm64 nvml-scaler probe --replay $rec -o json"
+	qemu-aarch64-static -L "$work/root-arm64" "$work/arm64/nvml-scaler" probe --replay "$rec" -o json >"$work/probe-arm64.json" ||
+		fail "the arm64 binary's probe failed under qemu-user"
+	grep -q "\"uuid\": $uuid" "$work/probe-arm64.json" && grep -q '"health": "ok"' "$work/probe-arm64.json" ||
+		fail "the arm64 probe did not report the recording's GPU $uuid as ok: $(head -c 400 "$work/probe-arm64.json")"
 else
 	say "SKIP arm64 under qemu-user: needs qemu-aarch64-static (Debian's qemu-user-static) and dpkg's arm64 architecture"
 fi

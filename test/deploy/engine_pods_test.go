@@ -67,7 +67,7 @@ func TestEngineSignalsPods(t *testing.T) {
 			assert.Equal(t, []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch"}}},
 				role.Rules, "get, list and watch on pods, nothing else")
 			np := named[*networkingv1.NetworkPolicy](t, objs, ds.Namespace, ds.Name)
-			assert.NotContains(t, np.Spec.PolicyTypes, networkingv1.PolicyTypeEgress, "the API server and the pods' metrics ports are reachable")
+			assertEnginePodsEgress(t, np)
 		})
 	}
 
@@ -87,4 +87,28 @@ func enginePodsBinding(objs objects) *rbacv1.ClusterRoleBinding {
 		}
 	}
 	return nil
+}
+
+// assertEnginePodsEgress: with engine signals the agent's egress stays
+// restricted, to pods (any namespace, any port: the engines' own metrics
+// ports) and to the API server's ports 443 and 6443, nothing else.
+func assertEnginePodsEgress(t *testing.T, np *networkingv1.NetworkPolicy) {
+	t.Helper()
+	assert.Contains(t, np.Spec.PolicyTypes, networkingv1.PolicyTypeEgress, "egress stays restricted")
+	require.Len(t, np.Spec.Egress, 2, "pods, API server")
+	toPods, toAPI := np.Spec.Egress[0], np.Spec.Egress[1]
+	require.Len(t, toPods.To, 1)
+	assert.Empty(t, toPods.Ports, "any port the pods declare")
+	assert.Nil(t, toPods.To[0].IPBlock, "pods only, no address range")
+	assert.Nil(t, toPods.To[0].PodSelector)
+	require.NotNil(t, toPods.To[0].NamespaceSelector)
+	assert.Empty(t, toPods.To[0].NamespaceSelector.MatchLabels, "pods in every namespace")
+	assert.Empty(t, toPods.To[0].NamespaceSelector.MatchExpressions)
+	var ports []int32
+	for _, p := range toAPI.Ports {
+		require.NotNil(t, p.Port)
+		assert.Equal(t, corev1.ProtocolTCP, *p.Protocol)
+		ports = append(ports, p.Port.IntVal)
+	}
+	assert.Equal(t, []int32{443, 6443}, ports, "the API server")
 }
