@@ -145,6 +145,9 @@ func runServe(ctx context.Context, d *deps, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
+	if err := f.engine.recordedEngines(src, f.source.replay, f.source.replaySpeed); err != nil {
+		return errors.Join(err, src.Close())
+	}
 	sampler, err := scaler.NewSampler(scaler.SamplerConfig{Source: src, Node: node, Interval: f.interval,
 		Logger: log, Now: d.now, OnSweep: m.ObserveSweep, NotReadyLimit: f.notReadyLimit})
 	if err != nil {

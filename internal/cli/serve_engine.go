@@ -17,6 +17,7 @@ import (
 	"github.com/nvml-scaler/nvml-scaler/engine"
 	"github.com/nvml-scaler/nvml-scaler/engine/watch"
 	"github.com/nvml-scaler/nvml-scaler/internal/metrics"
+	"github.com/nvml-scaler/nvml-scaler/recording/enginerec"
 	"github.com/nvml-scaler/nvml-scaler/scaler"
 	"github.com/nvml-scaler/nvml-scaler/scaler/enginetrigger"
 )
@@ -30,13 +31,19 @@ type engineFlags struct {
 	caFile   string
 	pods     bool
 	parsed   []watch.Target
+	// recorded plays the engine targets of a --replay recording (nil
+	// without); recordedInterval is their default scrape interval.
+	recorded         *enginerec.Player
+	recordedInterval time.Duration
 }
 
 func (f *engineFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.targets, "engine-target", nil,
 		"an inference server's metrics endpoint, name=URL (repeatable), e.g. vllm-0=http://127.0.0.1:8000/metrics; "+
 			"counts for every engine trigger (metric: requests_waiting, ttft_seconds, …) on this node")
-	fs.DurationVar(&f.interval, "engine-interval", 0, "time between scrapes of each --engine-target (default: --interval)")
+	fs.DurationVar(&f.interval, "engine-interval", 0,
+		"time between scrapes of each --engine-target (default: --interval; with a --replay recording of engine bodies, "+
+			"the recorded interval ÷ --replay-speed, at least 100ms)")
 	fs.DurationVar(&f.timeout, "engine-timeout", 0, "timeout of one scrape, below --engine-interval (default: 80% of it)")
 	fs.Int64Var(&f.maxBytes, "engine-max-bytes", engine.DefaultMaxBytes, "largest metrics body accepted, as sent and decompressed")
 	fs.StringVar(&f.caFile, "engine-ca-file", "", "PEM CA bundle verifying https engine targets (default: the system pool)")
@@ -46,7 +53,7 @@ func (f *engineFlags) register(fs *pflag.FlagSet) {
 }
 
 // on reports whether engine signals are on.
-func (f *engineFlags) on() bool { return len(f.parsed) > 0 || f.pods }
+func (f *engineFlags) on() bool { return len(f.parsed) > 0 || f.pods || f.recorded != nil }
 
 // validate parses the targets; the timing is checked in open, once the
 // sweep interval is known.
@@ -95,7 +102,11 @@ func (f *engineFlags) open(sweep time.Duration, src *podSource, log *slog.Logger
 		return nil, nil
 	}
 	interval, timeout := f.interval, f.timeout
-	if interval <= 0 {
+	switch {
+	case interval > 0:
+	case f.recorded != nil:
+		interval = f.recordedInterval
+	default:
 		interval = sweep
 	}
 	if timeout <= 0 {
@@ -118,6 +129,9 @@ func (f *engineFlags) open(sweep time.Duration, src *podSource, log *slog.Logger
 	}
 	cfg := watch.Config{Targets: f.parsed, Scraper: s, Interval: interval, Timeout: timeout,
 		Keep: enginetrigger.MaxWindow + 3*interval, Now: now, OnScrape: onScrape, Logger: log.With("component", "engine")}
+	if f.recorded != nil {
+		cfg.Fetcher = byName{recorded: f.recorded, http: watch.HTTP(s)}
+	}
 	e := &engineSignals{scraper: s, now: now}
 	if src != nil {
 		cfg.Discover, e.pods, e.devices = src.discover(f.parsed), src.pods, src.devices
