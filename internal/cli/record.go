@@ -47,7 +47,7 @@ about a seventh of a vLLM body; the bodies stop at 18 MiB compressed (about
 that the file stays under the 32 MiB --replay reads.`,
 		Example: `  nvml-scaler record --duration 2m -o vllm-burst.json --description "vLLM, llama-3-8b, 0→64 concurrent requests"
   nvml-scaler record --duration 2m -o vllm-burst.json --engine-target vllm-0=http://127.0.0.1:8000/metrics`,
-		Args:    noArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := f.validate(); err != nil {
 				return err

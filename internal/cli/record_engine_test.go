@@ -176,7 +176,9 @@ func TestServeReplayEnginesBad(t *testing.T) {
 // fetchFunc answers every fetch with the body it returns.
 type fetchFunc func() []byte
 
-func (f fetchFunc) Fetch(context.Context, string, engine.Target) ([]byte, string, error) { return f(), "", nil }
+func (f fetchFunc) Fetch(context.Context, string, engine.Target) ([]byte, string, error) {
+	return f(), "", nil
+}
 
 func parsedTargets(t *testing.T, raw ...string) []watch.Target {
 	t.Helper()
