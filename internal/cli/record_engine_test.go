@@ -194,3 +194,23 @@ func gzipTo(w io.Writer, b []byte) error {
 	}
 	return zw.Close()
 }
+
+// probe --replay shows a recording's engine targets at the replay's
+// position: at the second sweep, 1.5s on, the NVML sample is past 1s and so
+// the body recorded at 1s, with the TTFT of the requests between the two
+// recorded bodies.
+func TestProbeReplayEngines(t *testing.T) {
+	t.Parallel()
+	r := run(context.Background(), t, []string{"probe", "--replay", engineRecording(t, nil), "-o", "json", "--interval", "1500ms"},
+		newFakeClock().option())
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	var rep probeReport
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &rep))
+	require.Len(t, rep.Engines, 1)
+	e := rep.Engines[0]
+	assert.Equal(t, "sglang-0", e.Name)
+	assert.Equal(t, "http://10.0.0.7:30000/metrics", e.URL)
+	require.NotNil(t, e.RequestsWaiting, r.stdout)
+	assert.Equal(t, 2*2826.0, *e.RequestsWaiting)
+	assert.NotNil(t, e.TTFTSeconds, "%v", e.Absent)
+}

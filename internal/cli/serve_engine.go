@@ -189,7 +189,7 @@ func openEngine(d *deps, f *engineFlags, sweep time.Duration, node string, attr 
 	var src *podSource
 	if f.pods {
 		getenv := func(k string) string { v, _ := d.lookupEnv(k); return v }
-		cfg, err := podwatch.InCluster(node, podwatch.ServiceAccountDir, getenv)
+		cfg, err := podwatch.InCluster(node, d.serviceAccountDir, getenv)
 		if err != nil {
 			return nil, fmt.Errorf("--engine-pods: %w", err)
 		}
