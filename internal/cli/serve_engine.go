@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	pb "github.com/kedacore/keda/v2/pkg/scalers/externalscaler"
 	"github.com/spf13/pflag"
 	"golang.org/x/sync/errgroup"
 
@@ -150,7 +151,16 @@ func (e *engineSignals) metrics() scaler.EngineMetrics {
 	if e == nil {
 		return nil
 	}
+	return e.trigger()
+}
+
+func (e *engineSignals) trigger() *enginetrigger.Server {
 	return enginetrigger.New(e.watcher, e.now, e.devices)
+}
+
+// explain names the targets behind an engine trigger's value, for query.
+func (e *engineSignals) explain(ref *pb.ScaledObjectRef) (enginetrigger.Contribution, error) {
+	return e.trigger().ExplainMetadata(ref.GetNamespace(), ref.GetScalerMetadata())
 }
 
 // views is what the node-snapshot stream carries: the scrapes of the node's
