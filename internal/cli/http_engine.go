@@ -47,6 +47,9 @@ func engineExplainHandler(explain func(*pb.ScaledObjectRef) (enginetrigger.Contr
 		}
 		c, err := explain(ref)
 		out := engineExplanation{Contribution: c}
+		if out.Contributed == nil {
+			out.Contributed = []string{} // JSON [] rather than null
+		}
 		w.Header().Set("Content-Type", "application/json")
 		if err != nil {
 			st := status.Convert(err)
