@@ -103,12 +103,11 @@ func (f *engineFlags) open(sweep time.Duration, src *podSource, log *slog.Logger
 		return nil, nil
 	}
 	interval, timeout := f.interval, f.timeout
-	switch {
-	case interval > 0:
-	case f.recorded != nil:
-		interval = f.recordedInterval
-	default:
+	if interval <= 0 {
 		interval = sweep
+		if f.recorded != nil {
+			interval = f.recordedInterval
+		}
 	}
 	if timeout <= 0 {
 		timeout = interval * 4 / 5
