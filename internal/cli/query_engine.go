@@ -107,3 +107,39 @@ func writeExplained(w io.Writer, e *explainedRound) {
 		fmt.Fprintf(w, "left out\t%s: %s\n", l.Name, l.Reason)
 	}
 }
+
+// onMissing names the trigger's onMissing policy: an engine trigger's own
+// (fail unless set), else the GPU trigger's (its default depends on the
+// aggregation).
+func (q *query) onMissing() string {
+	et, ok := q.engineTrigger()
+	if !ok {
+		return q.trigger.DescribeOnMissing()
+	}
+	_, set := q.ref.ScalerMetadata["onMissing"]
+	p := map[bool]string{false: "fail", true: "skip"}[et.SkipMissing]
+	if set {
+		return p + " (set)"
+	}
+	return p + " (default for engine metrics)"
+}
+
+// missingEffect says what the onMissing policy does, as a sentence's end.
+func (q *query) missingEffect() string {
+	et, ok := q.engineTrigger()
+	switch {
+	case !ok:
+		return "a lost, failed or hung selected GPU " + missingEffect(&q.trigger)
+	case et.SkipMissing:
+		return "a counted engine target without a value is left out"
+	}
+	return "a counted engine target without a value makes the answer Unavailable"
+}
+
+func (q *query) engineTrigger() (enginetrigger.Trigger, bool) {
+	if !enginetrigger.Serves(q.ref.ScalerMetadata) {
+		return enginetrigger.Trigger{}, false
+	}
+	et, err := enginetrigger.Parse(q.ref.ScalerMetadata) // checked before the query was sent
+	return et, err == nil
+}

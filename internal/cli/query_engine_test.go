@@ -30,6 +30,7 @@ func TestQueryEngineContributors(t *testing.T) {
 	r := run(ctx, t, []string{"query", "--address", s.grpc, "--http-address", s.http, "--metadata", skip})
 	require.Equal(t, ExitOK, r.code, r.stderr)
 	assert.Regexp(t, `\npods\s+sglang-0 \(their readings make the value\)\n`, r.stdout)
+	assert.Regexp(t, `\nonMissing\s+skip \(set\): a counted engine target without a value is left out\n`, r.stdout)
 	assert.Regexp(t, `\nleft out\s+down: engine target absent: scrape http://127.0.0.1:1/metrics: .*connection refused`, r.stdout)
 
 	r = run(ctx, t, []string{"query", "-o", "json", "--address", s.grpc, "--http-address", s.http, "--metadata", skip})
@@ -39,6 +40,16 @@ func TestQueryEngineContributors(t *testing.T) {
 	assert.Equal(t, []string{"sglang-0"}, j.Contributed)
 	require.Len(t, j.LeftOut, 1)
 	assert.Equal(t, "down", j.LeftOut[0].Name)
+	assert.Equal(t, "skip (set)", j.OnMissing)
+
+	r = run(ctx, t, []string{"query", "--address", s.grpc, "--http-address", s.http, "--metadata",
+		"metric=kv_cache_usage_percent,targetValue=50,aggregation=avg"})
+	assert.Equal(t, ExitError, r.code, "an engine trigger fails by default whatever its aggregation: down has no value")
+	r = run(ctx, t, []string{"query", "-o", "json", "--address", s.grpc, "--http-address", s.http, "--metadata",
+		"metric=kv_cache_usage_percent,targetValue=50,aggregation=avg,onMissing=skip"})
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &j))
+	assert.InDelta(t, 28.0, *j.Value, 1e-9)
 
 	r = run(ctx, t, []string{"query", "--address", s.grpc, "--http-address", s.http, "--metadata", "metric=requests_waiting,targetValue=5"})
 	assert.Equal(t, ExitError, r.code)

@@ -51,7 +51,7 @@ func (p *queryPrinter) json(r roundResult, withTime bool) error {
 	q := p.q
 	j := queryJSON{Address: q.f.address, Name: q.ref.Name, Namespace: q.ref.Namespace, Metadata: q.ref.ScalerMetadata,
 		CurrentReplicas: q.f.currentReplicas, ReadyPods: q.hpa().ready, Tolerance: q.f.tolerance, DefaultMetricType: string(scaler.TargetAverageValue),
-		TriggerMetricType: q.picked.MetricType, OnMissing: q.trigger.DescribeOnMissing()}
+		TriggerMetricType: q.picked.MetricType, OnMissing: q.onMissing()}
 	if withTime {
 		j.Time = q.d.now().Format("15:04:05")
 	}
@@ -91,7 +91,7 @@ func (p *queryPrinter) single(r roundResult) error {
 	fmt.Fprintf(tw, "scaler\t%s\n", q.f.address)
 	fmt.Fprintf(tw, "metadata\t%s\n", formatMetadata(q.ref.ScalerMetadata))
 	fmt.Fprintf(tw, "metric\t%s, target %s\n", r.metricName, ftoa(r.target))
-	fmt.Fprintf(tw, "onMissing\t%s: a lost, failed or hung selected GPU %s\n", q.trigger.DescribeOnMissing(), missingEffect(&q.trigger))
+	fmt.Fprintf(tw, "onMissing\t%s: %s\n", q.onMissing(), q.missingEffect())
 	fmt.Fprintf(tw, "value\t%.2f\n", r.value)
 	writeExplained(tw, r.explained)
 	fmt.Fprintf(tw, "active\t%t (value above activationTargetValue %s)\n", r.active, ftoa(q.trigger.ActivationTarget))
