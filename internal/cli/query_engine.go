@@ -5,6 +5,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -56,6 +57,9 @@ func (q *query) explain(ctx context.Context) *explainedRound {
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
+		if ue := (*url.Error)(nil); errors.As(err, &ue) {
+			err = ue.Err // the URL is named once, without the metadata
+		}
 		return &explainedRound{err: fmt.Errorf("GET %s: %w (set --http-address to the scaler's --http-listen)", where, err)}
 	}
 	defer resp.Body.Close()
