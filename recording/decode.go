@@ -109,6 +109,9 @@ func (rec *Recording) Validate() error {
 		}
 		last = p.OffsetNanos
 	}
+	if rec.Engines != nil {
+		return rec.Engines.validate()
+	}
 	return nil
 }
 

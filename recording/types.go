@@ -35,6 +35,9 @@ type Recording struct {
 	// Samples is the time series, in time order. Every sample has one entry per
 	// device, in the same order as Devices.
 	Samples []Sample `json:"samples"`
+	// Engines holds inference engines' scraped /metrics bodies; nil when
+	// none were recorded (see [Engines]).
+	Engines *Engines `json:"engines,omitempty"`
 }
 
 // System holds the node-wide answers.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	pb "github.com/kedacore/keda/v2/pkg/scalers/externalscaler"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -54,16 +55,38 @@ func engineState(prev map[string]enginePod, n *agent.Node, skew time.Duration) m
 // streamed, combined as the node server combines its pods (histograms merged
 // before a mean or quantile; onMissing for a pod without a value).
 func (a *Aggregator) evaluateEngine(q *query) (float64, error) {
+	c, err := a.explainEngine(q)
+	return c.Value, err
+}
+
+// ExplainEngine answers an engine trigger as GetMetrics does, naming the
+// pods that contributed and those left out with their reason (not Ready,
+// terminating, no scrape, …): what `query` shows. Errors are gRPC status
+// errors; InvalidArgument when ref's metric is not an engine metric.
+func (a *Aggregator) ExplainEngine(ref *pb.ScaledObjectRef) (enginetrigger.Contribution, error) {
+	q, err := a.parseQuery(ref)
+	if err != nil {
+		return enginetrigger.Contribution{}, err
+	}
+	if q.engine == nil {
+		return enginetrigger.Contribution{}, status.Error(codes.InvalidArgument, "not an engine metric: only engine triggers (requests_waiting, ttft_seconds, …) name their pods")
+	}
+	return a.explainEngine(q)
+}
+
+func (a *Aggregator) explainEngine(q *query) (enginetrigger.Contribution, error) {
 	pods, err := a.selectPods(q)
 	if err != nil {
-		return 0, err
+		return enginetrigger.Contribution{}, err
 	}
+	var skipped []enginetrigger.LeftOut
 	now := a.now()
 	nodes := *a.nodes.Load()
 	v := &watch.View{}
 	devices := &scaler.Snapshot{}
 	for _, p := range pods.pods {
-		if !p.ready || p.terminating || p.nodeName == "" || !q.nodeAllowed(p.nodeName) {
+		if why := notCounted(p.ready, p.terminating, p.nodeName, q); why != "" {
+			skipped = append(skipped, enginetrigger.LeftOut{Name: p.key, Reason: why})
 			continue
 		}
 		wp := watch.Pod{Name: p.key, Namespace: p.Namespace, GPUs: []string{}}
@@ -85,14 +108,32 @@ func (a *Aggregator) evaluateEngine(q *query) (float64, error) {
 		v.Pods = append(v.Pods, wp)
 	}
 	if len(v.Pods) == 0 {
-		return 0, status.Errorf(codes.NotFound, "%s: no Ready pod of %s to read engine metrics from", q.engine.Metric, pods.what)
+		return enginetrigger.Contribution{LeftOut: skipped},
+			status.Errorf(codes.NotFound, "%s: no Ready pod of %s to read engine metrics from", q.engine.Metric, pods.what)
 	}
 	if v.Interval <= 0 {
 		v.Interval = time.Second // no pod was read; the interval then judges nothing
 	}
 	srv := enginetrigger.New(fixedView{v}, func() time.Time { return now }, func() *scaler.Snapshot { return devices })
-	val, _, err := srv.Value(v.Pods[0].Namespace, q.engine)
-	return val, err
+	c, err := srv.Explain(v.Pods[0].Namespace, q.engine)
+	c.LeftOut = append(c.LeftOut, skipped...)
+	return c, err
+}
+
+// notCounted says why a pod of the target does not count for an engine
+// trigger; "" when it counts.
+func notCounted(ready, terminating bool, node string, q *query) string {
+	switch {
+	case terminating:
+		return "terminating: does not count"
+	case !ready:
+		return "not Ready: does not count"
+	case node == "":
+		return "not scheduled on a node yet"
+	case !q.nodeAllowed(node):
+		return fmt.Sprintf("on node %s, which nodeNames leaves out", node)
+	}
+	return ""
 }
 
 // fixedView serves one View.

@@ -61,8 +61,13 @@ type Config struct {
 	// kept while its name, URL and epoch stay the same). Targets whose name
 	// repeats are dropped with a warning.
 	Discover func() []Target
-	// Scraper performs the requests (its timeout must be below Interval).
+	// Scraper performs the requests (its timeout must be below Interval)
+	// and parses every body, fetched by it or by Fetcher.
 	Scraper *engine.Scraper
+	// Fetcher, when set, gets the bodies instead of Scraper's requests: a
+	// recorded-body player for `serve --replay`, a recorder wrapping
+	// [HTTP]. nil means HTTP(Scraper).
+	Fetcher Fetcher
 	// Interval between scrapes of a target (> 0).
 	Interval time.Duration
 	// Timeout is the Scraper's timeout, checked against Interval.
@@ -285,12 +290,12 @@ func (w *Watcher) scrape(ctx context.Context, sem chan struct{}, t Target, st Ta
 	}
 	defer func() { <-sem }()
 	if len(st.Probe) == 0 {
-		r, err := w.cfg.Scraper.Read(ctx, st.Target, w.cfg.Now())
+		r, err := w.read(ctx, t.Name, st.Target)
 		return result{name: t.Name, reading: r, err: err}
 	}
 	var why []error
 	for _, c := range st.Probe {
-		r, err := w.cfg.Scraper.Read(ctx, c, w.cfg.Now())
+		r, err := w.read(ctx, t.Name, c)
 		if err == nil {
 			return result{name: t.Name, epoch: t.Epoch, chosen: &c, reading: r}
 		}
@@ -302,6 +307,20 @@ func (w *Watcher) scrape(ctx context.Context, sem chan struct{}, t Target, st Ta
 	return result{name: t.Name, epoch: t.Epoch,
 		err: fmt.Errorf("no declared port serves a known engine's metrics (tried once for this pod start; annotate %s): %w",
 			"nvml-scaler.io/metrics-port", errors.Join(why...))}
+}
+
+// read fetches target et of the target named name and maps the body, the
+// reading stamped with the time the fetch started.
+func (w *Watcher) read(ctx context.Context, name string, et engine.Target) (*engine.Reading, error) {
+	now := w.cfg.Now()
+	if w.cfg.Fetcher == nil {
+		return w.cfg.Scraper.Read(ctx, et, now)
+	}
+	body, ct, err := w.cfg.Fetcher.Fetch(ctx, name, et)
+	if err != nil {
+		return nil, err
+	}
+	return w.cfg.Scraper.Map(body, ct, et, now)
 }
 
 // publish stores a new View with r applied: the owner's only write besides

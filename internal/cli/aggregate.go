@@ -184,9 +184,11 @@ func runAggregate(ctx context.Context, d *deps, f *aggregateFlags) error {
 //   - /readyz: 200 once every informer has listed, else 503 (readiness;
 //     an unreachable agent does not make the aggregator unready).
 //   - /metrics: the aggregator's Prometheus registry.
+//   - /debug/engine: the pods behind an engine trigger's value (query).
 func aggregateMux(agg *aggregator.Aggregator) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", agg.MetricsHandler())
+	mux.Handle("GET "+engineExplainPath, engineExplainHandler(agg.ExplainEngine))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")

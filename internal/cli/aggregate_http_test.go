@@ -45,6 +45,15 @@ func TestAggregateMux(t *testing.T) {
 	})
 	require.Eventually(t, func() bool { return get("/readyz").Code == http.StatusOK }, 10*time.Second, 5*time.Millisecond)
 	assert.Contains(t, get("/metrics").Body.String(), "nvml_scaler_aggregator_informers_synced 1\n")
+
+	// /debug/engine answers query: an engine trigger's pods, or why none.
+	r = get("/debug/engine?scaledObjectName=llm&scaledObjectNamespace=prod&metric=power_watts&targetValue=1")
+	assert.Equal(t, http.StatusBadRequest, r.Code)
+	assert.Contains(t, r.Body.String(), `"error":"InvalidArgument: not an engine metric`)
+	r = get("/debug/engine?scaledObjectName=llm&scaledObjectNamespace=prod&metric=requests_waiting&targetValue=5")
+	assert.Equal(t, http.StatusOK, r.Code)
+	assert.Contains(t, r.Body.String(), `"error":"NotFound: `)
+	assert.Contains(t, r.Body.String(), "prod/llm")
 }
 
 func TestAggregateHTTPListenUsage(t *testing.T) {

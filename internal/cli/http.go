@@ -43,6 +43,8 @@ var defaultHTTPLimits = httpLimits{readHeader: 5 * time.Second, read: 10 * time.
 //     data).
 //   - /metrics: the Prometheus registry (package internal/metrics).
 //
+// With engine signals on, serve adds engineExplainPath.
+//
 // They mean what gRPC health's "liveness" and "readiness" mean.
 func healthMux(s *scaler.Sampler, now func() time.Time, metrics http.Handler) *http.ServeMux {
 	mux := http.NewServeMux()

@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/nvml-scaler/nvml-scaler/cluster/podwatch"
 )
 
 // Exit codes returned by [Main].
@@ -31,6 +33,9 @@ type deps struct {
 	sleep func(ctx context.Context, d time.Duration) bool
 	// onListen, when set, receives serve's bound addresses (gRPC, HTTP).
 	onListen func(grpcAddr, httpAddr string)
+	// serviceAccountDir is where --engine-pods reads the pod's API token and
+	// CA (podwatch.ServiceAccountDir).
+	serviceAccountDir string
 }
 
 // Option changes what [Main] takes from the process.
@@ -72,6 +77,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, opts ...
 		stdout: stdout, stderr: stderr,
 		lookupEnv: os.LookupEnv, hostname: os.Hostname,
 		now: time.Now, sleep: sleep,
+		serviceAccountDir: podwatch.ServiceAccountDir,
 	}
 	for _, o := range opts {
 		o(d)

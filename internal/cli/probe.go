@@ -33,6 +33,12 @@ need two samples), and prints per GPU: index, UUID, model, health, GPU
 utilization, SM activity, memory used/total, power, temperature and the compute
 processes with their memory. -o json and -o yaml add every catalogue metric.
 
+Engine signals: --engine-target endpoints, the GPU pods of this node with
+--engine-pods (as 'serve --engine-pods' finds them: pod, namespace, GPUs) and
+the engine targets of a --replay recording are scraped at both sweeps; each
+shows its engine, requests waiting and running, KV-cache use and TTFT (the
+mean between the scrapes), and why any of them is absent.
+
 --watch redraws the table each --interval with a sparkline of the last minute
 of SM activity (GPU utilization where the GPU has no GPM) until interrupted.
 
@@ -40,6 +46,7 @@ Without NVML it fails, listing the paths tried and what to check.`,
 		Example: `  nvml-scaler probe
   nvml-scaler probe -o json
   nvml-scaler probe --watch
+  nvml-scaler probe --engine-pods -o json
   nvml-scaler probe --replay testdata/recordings/h200-inference-ramp.json --replay-speed 10 --watch`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -116,7 +123,11 @@ func runProbe(ctx context.Context, d *deps, f *probeFlags) error {
 	if f.watch {
 		return p.watch(ctx, f.interval)
 	}
-	if _, err := p.sweep(ctx); err != nil {
+	first, err := p.sweep(ctx)
+	if err != nil {
+		return err
+	}
+	if err := f.engines.discover(ctx, d, p.tee.Source, first); err != nil {
 		return err
 	}
 	f.engines.scrape(ctx, d.now(), f.interval)

@@ -4,6 +4,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -12,21 +13,29 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/nvml-scaler/nvml-scaler/cluster/podwatch"
 	"github.com/nvml-scaler/nvml-scaler/engine"
 	"github.com/nvml-scaler/nvml-scaler/engine/watch"
+	"github.com/nvml-scaler/nvml-scaler/recording/enginerec"
 )
 
-// probeEngines scrapes --engine-target endpoints at probe's two sweeps.
+// probeEngines scrapes --engine-target endpoints, the GPU pods of
+// --engine-pods and a --replay recording's engine targets at probe's two
+// sweeps.
 type probeEngines struct {
 	raw     []string
+	pods    probePods
 	targets []watch.Target
-	hist    []engine.History
-	errs    []error
+	// recorded plays a --replay recording's engine targets; nil without.
+	recorded *enginerec.Player
+	hist     []engine.History
+	errs     []error
 }
 
 func (p *probeEngines) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&p.raw, "engine-target", nil,
 		"also scrape an inference server's metrics endpoint, name=URL (repeatable), and show its engine, queue, KV cache and TTFT")
+	p.pods.register(fs)
 }
 
 func (p *probeEngines) validate() error {
@@ -71,18 +80,56 @@ func (p *probeEngines) scrape(ctx context.Context, now time.Time, timeout time.D
 	if p.hist == nil {
 		p.hist, p.errs = make([]engine.History, len(p.targets)), make([]error, len(p.targets))
 	}
-	for i, t := range p.targets {
-		r, err := s.Read(ctx, t.Target, now)
+	for i := range p.targets {
+		r, err := p.read(ctx, s, &p.targets[i], now)
 		if p.errs[i] = err; err == nil {
 			p.hist[i] = p.hist[i].Add(r, time.Hour)
 		}
 	}
 }
 
+// read scrapes t once as serve's watch does: a pod that cannot be scraped
+// fails with its reason; a pod whose declared ports are probed keeps the
+// first that a known engine answers on (for the second scrape).
+func (p *probeEngines) read(ctx context.Context, s *engine.Scraper, t *watch.Target, now time.Time) (*engine.Reading, error) {
+	if t.Invalid != nil {
+		return nil, t.Invalid
+	}
+	if len(t.Probe) == 0 {
+		return p.readOne(ctx, s, t.Name, t.Target, now)
+	}
+	var why []error
+	for _, c := range t.Probe {
+		r, err := p.readOne(ctx, s, t.Name, c, now)
+		if err == nil {
+			t.Target, t.Probe = c, nil
+			return r, nil
+		}
+		why = append(why, fmt.Errorf("%s: %w", c.URL, err))
+	}
+	return nil, fmt.Errorf("no declared port serves a known engine's metrics (annotate %s): %w",
+		podwatch.AnnotationPort, errors.Join(why...))
+}
+
+func (p *probeEngines) readOne(ctx context.Context, s *engine.Scraper, name string, et engine.Target, now time.Time) (*engine.Reading, error) {
+	if p.recorded == nil || !p.recorded.Has(name) {
+		return s.Read(ctx, et, now)
+	}
+	body, ct, err := p.recorded.Fetch(ctx, name, et)
+	if err != nil {
+		return nil, err
+	}
+	return s.Map(body, ct, et, now)
+}
+
 // probeEngine is one engine target in probe's report; nil values are absent
 // (Absent says why).
 type probeEngine struct {
-	Name                string             `json:"name"`
+	Name string `json:"name"`
+	// Namespace, Pod and GPUs are an attributed pod's (--engine-pods).
+	Namespace           string             `json:"namespace,omitempty"`
+	Pod                 string             `json:"pod,omitempty"`
+	GPUs                []string           `json:"gpus,omitempty"`
 	URL                 string             `json:"url"`
 	Engine              string             `json:"engine,omitempty"`
 	Error               string             `json:"error,omitempty"`
@@ -97,7 +144,10 @@ type probeEngine struct {
 func (p *probeEngines) report() []probeEngine {
 	var out []probeEngine
 	for i, t := range p.targets {
-		e := probeEngine{Name: t.Name, URL: t.URL, Metrics: map[string]float64{}}
+		e := probeEngine{Name: t.Name, Namespace: t.Namespace, GPUs: t.GPUs, URL: t.URL, Metrics: map[string]float64{}}
+		if t.Namespace != "" {
+			e.Pod = strings.TrimPrefix(t.Name, t.Namespace+"/")
+		}
 		if i < len(p.errs) && p.errs[i] != nil {
 			e.Error = p.errs[i].Error()
 		}
@@ -154,5 +204,34 @@ func writeEngines(w io.Writer, es []probeEngine) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, eng, num(e.RequestsWaiting, "%.0f"),
 			num(e.RequestsRunning, "%.0f"), num(e.KVCacheUsagePercent, "%.1f"), num(e.TTFTSeconds, "%.3fs"), e.URL)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return writeAbsent(w, es)
+}
+
+// shownMetrics are the table's engine columns.
+var shownMetrics = [...]engine.Metric{engine.RequestsWaiting, engine.RequestsRunning, engine.KVCacheUsage, engine.TTFT}
+
+// writeAbsent says why each value the table shows as "-" is absent.
+func writeAbsent(w io.Writer, es []probeEngine) error {
+	first := true
+	for _, e := range es {
+		for _, m := range shownMetrics {
+			why, ok := e.Absent[m.String()]
+			if !ok {
+				continue
+			}
+			if first {
+				if _, err := fmt.Fprintln(w, "\nabsent:"); err != nil {
+					return err
+				}
+				first = false
+			}
+			if _, err := fmt.Fprintf(w, "  %s: %s\n", e.Name, why); err != nil { // why names the metric
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -15,6 +15,7 @@ import (
 
 type queryFlags struct {
 	address         string
+	httpAddress     string
 	tls             tlsFlags
 	metadata        []string
 	file            string
@@ -52,7 +53,12 @@ max(1, minReplicaCount), so query shows 1 when active and 0 when not.
 continues the previous value (gpuIndexes=0,1). It may be repeated, and it
 overrides the file's keys. --watch repeats every --interval, one line per
 round, until interrupted or --count rounds. gRPC errors print their status
-code and message, e.g. "Unavailable: stale: …".`,
+code and message, e.g. "Unavailable: stale: …".
+
+For an engine trigger (metric: requests_waiting, ttft_seconds, …) query also
+asks the scaler's read-only HTTP endpoint /debug/engine (on --http-address)
+which pods' readings went into the value and which were left out, with the
+reason, and prints them; KEDA's answers carry only the value.`,
 		Example: `  nvml-scaler query --metadata metric=sm_active_percent,targetValue=60,aggregation=sum
   nvml-scaler query -f deploy/examples/vllm-scaledobject.yaml --current-replicas 3
   nvml-scaler query --address scaler.example:6000 --ca-cert ca.pem --metadata metric=power_watts,targetValue=400 --watch`,
@@ -67,6 +73,8 @@ code and message, e.g. "Unavailable: stale: …".`,
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&f.address, "address", "localhost:6000", "the scaler's gRPC address (host:port), as a trigger's scalerAddress")
+	fs.StringVar(&f.httpAddress, "http-address", "",
+		"for an engine trigger: the scaler's HTTP address (its --http-listen), asked which pods the value came from (default: --address's host, port 8080)")
 	f.tls.register(fs)
 	fs.StringArrayVar(&f.metadata, "metadata", nil, "trigger metadata as key=value,key=value (repeatable), e.g. metric=sm_active_percent,targetValue=60")
 	fs.StringVarP(&f.file, "filename", "f", "", "a ScaledObject YAML file: use its external (or external-push) trigger")
@@ -113,6 +121,9 @@ func (f *queryFlags) validate(cmd *cobra.Command) error {
 	}
 	if _, _, err := splitHostPort(f.address); err != nil {
 		return usageErrorf("--address %q: want host:port, e.g. localhost:6000", f.address)
+	}
+	if _, _, err := splitHostPort(f.httpAddress); f.httpAddress != "" && err != nil {
+		return usageErrorf("--http-address %q: want host:port, e.g. localhost:8080", f.httpAddress)
 	}
 	return f.tls.validate()
 }

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/nvml-scaler/nvml-scaler/scaler"
+	"github.com/nvml-scaler/nvml-scaler/scaler/enginetrigger"
 )
 
 // queryPrinter writes query's results as text or JSON.
@@ -38,16 +39,26 @@ type queryJSON struct {
 	DefaultMetricType string            `json:"defaultMetricType"`
 	TriggerMetricType string            `json:"triggerMetricType,omitempty"`
 	OnMissing         string            `json:"onMissing,omitempty"` // which policy applied, e.g. "fail (default for sum)"
-	Error             string            `json:"error,omitempty"`
+	// Contributed and LeftOut name an engine trigger's targets (the scaler's
+	// /debug/engine); ContributorsError says why they are unknown.
+	Contributed       []string                `json:"contributed,omitempty"`
+	LeftOut           []enginetrigger.LeftOut `json:"leftOut,omitempty"`
+	ContributorsError string                  `json:"contributorsError,omitempty"`
+	Error             string                  `json:"error,omitempty"`
 }
 
 func (p *queryPrinter) json(r roundResult, withTime bool) error {
 	q := p.q
 	j := queryJSON{Address: q.f.address, Name: q.ref.Name, Namespace: q.ref.Namespace, Metadata: q.ref.ScalerMetadata,
 		CurrentReplicas: q.f.currentReplicas, ReadyPods: q.hpa().ready, Tolerance: q.f.tolerance, DefaultMetricType: string(scaler.TargetAverageValue),
-		TriggerMetricType: q.picked.MetricType, OnMissing: q.trigger.DescribeOnMissing()}
+		TriggerMetricType: q.picked.MetricType, OnMissing: q.onMissing()}
 	if withTime {
 		j.Time = q.d.now().Format("15:04:05")
+	}
+	if e := r.explained; e != nil && e.err != nil {
+		j.ContributorsError = e.err.Error()
+	} else if e != nil {
+		j.Contributed, j.LeftOut = e.ex.Contributed, e.ex.LeftOut
 	}
 	if r.err != nil {
 		j.Error = r.err.Error()
@@ -80,8 +91,9 @@ func (p *queryPrinter) single(r roundResult) error {
 	fmt.Fprintf(tw, "scaler\t%s\n", q.f.address)
 	fmt.Fprintf(tw, "metadata\t%s\n", formatMetadata(q.ref.ScalerMetadata))
 	fmt.Fprintf(tw, "metric\t%s, target %s\n", r.metricName, ftoa(r.target))
-	fmt.Fprintf(tw, "onMissing\t%s: a lost, failed or hung selected GPU %s\n", q.trigger.DescribeOnMissing(), missingEffect(&q.trigger))
+	fmt.Fprintf(tw, "onMissing\t%s: %s\n", q.onMissing(), q.missingEffect())
 	fmt.Fprintf(tw, "value\t%.2f\n", r.value)
+	writeExplained(tw, r.explained)
 	fmt.Fprintf(tw, "active\t%t (value above activationTargetValue %s)\n", r.active, ftoa(q.trigger.ActivationTarget))
 	m := q.hpa()
 	if m.current == 0 {

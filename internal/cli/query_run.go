@@ -59,8 +59,9 @@ func (q *query) run(ctx context.Context) error {
 	out := newQueryPrinter(q)
 	if !q.f.watch {
 		r := q.round(ctx, client)
+		r.explained = q.explain(ctx)
 		if r.err != nil {
-			return r.err
+			return withLeftOut(r.err, r.explained)
 		}
 		return out.single(r)
 	}
@@ -72,6 +73,9 @@ func (q *query) run(ctx context.Context) error {
 		r := q.round(ctx, client)
 		if ctx.Err() != nil {
 			break
+		}
+		if q.f.output == "json" {
+			r.explained = q.explain(ctx)
 		}
 		rounds++
 		if r.err != nil {
@@ -97,6 +101,9 @@ type roundResult struct {
 	value      float64
 	active     bool
 	err        error
+	// explained names the targets behind an engine trigger's value; nil for
+	// a GPU trigger (and in --watch's text lines).
+	explained *explainedRound
 }
 
 // round calls GetMetricSpec, GetMetrics and IsActive as KEDA does, within

@@ -16,6 +16,7 @@ import (
 	"github.com/nvml-scaler/nvml-scaler/nvml"
 	"github.com/nvml-scaler/nvml-scaler/recording"
 	"github.com/nvml-scaler/nvml-scaler/recording/recorder"
+	"github.com/nvml-scaler/nvml-scaler/scaler/replay"
 )
 
 type recordFlags struct {
@@ -23,6 +24,7 @@ type recordFlags struct {
 	output             string
 	nvmlLib            string
 	description        string
+	engine             recordEngineFlags
 }
 
 func newRecordCmd(d *deps) *cobra.Command {
@@ -34,9 +36,18 @@ func newRecordCmd(d *deps) *cobra.Command {
 return codes included, in the recording format of testdata/recordings
 (nvml-scaler/recording/v1). 'serve --replay FILE' and 'probe --replay FILE'
 play it back; the tests' fake libnvidia-ml replays it at the C ABI.
-SIGINT ends the recording early and still writes what was recorded.`,
-		Example: `  nvml-scaler record --duration 2m -o vllm-burst.json --description "vLLM, llama-3-8b, 0→64 concurrent requests"`,
-		Args:    noArgs,
+SIGINT ends the recording early and still writes what was recorded.
+
+--engine-target also scrapes inference servers every --engine-interval and
+stores each body (gzip-compressed; a body equal to the previous one as
+"same"), or the scrape's error, in the recording's engines section; 'serve
+--replay' then serves their engine metrics in step with the GPUs. gzip keeps
+about a seventh of a vLLM body; the bodies stop at 18 MiB compressed (about
+15 minutes of one 150 KB body a second), which ends the recording early, so
+that the file stays under the 32 MiB --replay reads.`,
+		Example: `  nvml-scaler record --duration 2m -o vllm-burst.json --description "vLLM, llama-3-8b, 0→64 concurrent requests"
+  nvml-scaler record --duration 2m -o vllm-burst.json --engine-target vllm-0=http://127.0.0.1:8000/metrics`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := f.validate(); err != nil {
 				return err
@@ -50,6 +61,7 @@ SIGINT ends the recording early and still writes what was recorded.`,
 	fs.StringVarP(&f.output, "output", "o", "", "file to write (- for stdout); required")
 	fs.StringVar(&f.nvmlLib, "nvml-lib", "", "load NVML from exactly this file (default: the loader's search, then the usual driver directories)")
 	fs.StringVar(&f.description, "description", "", "what ran on the GPUs while recording, stored in the file")
+	f.engine.register(fs)
 	noEnv(fs, "output")
 	return cmd
 }
@@ -60,6 +72,9 @@ func (f *recordFlags) validate() error {
 		return usageErrorf("--output (-o) is required: the file to write, or - for stdout")
 	case f.duration < 0:
 		return usageErrorf("--duration %v: want 0 or more (0 takes one sample)", f.duration)
+	}
+	if err := f.engine.validate(); err != nil {
+		return err
 	}
 	return checkMinDuration("interval", f.interval, nvml.GPMMinInterval)
 }
@@ -83,10 +98,18 @@ func runRecord(ctx context.Context, d *deps, f *recordFlags) (err error) {
 	if herr != nil {
 		host = "unknown"
 	}
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	eng, err := f.engine.start(ctx, d.now, stop)
+	if err != nil {
+		return err
+	}
 	rec, err := recorder.Record(ctx, lib, recorder.Options{
 		Duration: f.duration, Interval: f.interval, Description: f.description,
 		Source: fmt.Sprintf("host %s (nvml-scaler record %s)", host, buildInfo(d).Version),
 	})
+	stop()
+	eng.finish(rec, d.stderr)
 	if err != nil {
 		return err
 	}
@@ -95,6 +118,10 @@ func runRecord(ctx context.Context, d *deps, f *recordFlags) (err error) {
 	}
 	fmt.Fprintf(d.stderr, "recorded %d samples of %d GPU(s) over %v to %s\n",
 		len(rec.Samples), len(rec.Devices), time.Duration(rec.Duration()).Round(time.Millisecond), f.output)
+	if st, err := os.Stat(f.output); f.output != "-" && err == nil && st.Size() > replay.MaxFileSize {
+		fmt.Fprintf(d.stderr, "warning: %s is %d MiB, over the %d MiB that --replay reads: record less (a shorter --duration, a longer --interval)\n",
+			f.output, st.Size()>>20, replay.MaxFileSize>>20)
+	}
 	return nil
 }
 

@@ -145,6 +145,9 @@ func runServe(ctx context.Context, d *deps, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
+	if err := f.engine.recordedEngines(src, f.source.replay, f.source.replaySpeed); err != nil {
+		return errors.Join(err, src.Close())
+	}
 	sampler, err := scaler.NewSampler(scaler.SamplerConfig{Source: src, Node: node, Interval: f.interval,
 		Logger: log, Now: d.now, OnSweep: m.ObserveSweep, NotReadyLimit: f.notReadyLimit})
 	if err != nil {
@@ -209,9 +212,11 @@ func runServe(ctx context.Context, d *deps, f *serveFlags) error {
 	if eng != nil {
 		g.Go(func() error { return eng.run(ctx) })
 	}
-	g.Go(func() error {
-		return serveHTTP(ctx, hlis, healthMux(sampler, d.now, m.Handler()), defaultHTTPLimits, log)
-	})
+	mux := healthMux(sampler, d.now, m.Handler())
+	if eng != nil {
+		mux.Handle("GET "+engineExplainPath, engineExplainHandler(eng.explain))
+	}
+	g.Go(func() error { return serveHTTP(ctx, hlis, mux, defaultHTTPLimits, log) })
 	g.Go(func() error {
 		<-ctx.Done()
 		if parent.Err() != nil {

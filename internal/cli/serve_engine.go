@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	pb "github.com/kedacore/keda/v2/pkg/scalers/externalscaler"
 	"github.com/spf13/pflag"
 	"golang.org/x/sync/errgroup"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/nvml-scaler/nvml-scaler/engine"
 	"github.com/nvml-scaler/nvml-scaler/engine/watch"
 	"github.com/nvml-scaler/nvml-scaler/internal/metrics"
+	"github.com/nvml-scaler/nvml-scaler/recording/enginerec"
 	"github.com/nvml-scaler/nvml-scaler/scaler"
 	"github.com/nvml-scaler/nvml-scaler/scaler/enginetrigger"
 )
@@ -30,13 +32,19 @@ type engineFlags struct {
 	caFile   string
 	pods     bool
 	parsed   []watch.Target
+	// recorded plays the engine targets of a --replay recording (nil
+	// without); recordedInterval is their default scrape interval.
+	recorded         *enginerec.Player
+	recordedInterval time.Duration
 }
 
 func (f *engineFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.targets, "engine-target", nil,
 		"an inference server's metrics endpoint, name=URL (repeatable), e.g. vllm-0=http://127.0.0.1:8000/metrics; "+
 			"counts for every engine trigger (metric: requests_waiting, ttft_seconds, …) on this node")
-	fs.DurationVar(&f.interval, "engine-interval", 0, "time between scrapes of each --engine-target (default: --interval)")
+	fs.DurationVar(&f.interval, "engine-interval", 0,
+		"time between scrapes of each --engine-target (default: --interval; with a --replay recording of engine bodies, "+
+			"the recorded interval ÷ --replay-speed, at least 100ms)")
 	fs.DurationVar(&f.timeout, "engine-timeout", 0, "timeout of one scrape, below --engine-interval (default: 80% of it)")
 	fs.Int64Var(&f.maxBytes, "engine-max-bytes", engine.DefaultMaxBytes, "largest metrics body accepted, as sent and decompressed")
 	fs.StringVar(&f.caFile, "engine-ca-file", "", "PEM CA bundle verifying https engine targets (default: the system pool)")
@@ -46,7 +54,7 @@ func (f *engineFlags) register(fs *pflag.FlagSet) {
 }
 
 // on reports whether engine signals are on.
-func (f *engineFlags) on() bool { return len(f.parsed) > 0 || f.pods }
+func (f *engineFlags) on() bool { return len(f.parsed) > 0 || f.pods || f.recorded != nil }
 
 // validate parses the targets; the timing is checked in open, once the
 // sweep interval is known.
@@ -97,6 +105,9 @@ func (f *engineFlags) open(sweep time.Duration, src *podSource, log *slog.Logger
 	interval, timeout := f.interval, f.timeout
 	if interval <= 0 {
 		interval = sweep
+		if f.recorded != nil {
+			interval = f.recordedInterval
+		}
 	}
 	if timeout <= 0 {
 		timeout = interval * 4 / 5
@@ -118,6 +129,9 @@ func (f *engineFlags) open(sweep time.Duration, src *podSource, log *slog.Logger
 	}
 	cfg := watch.Config{Targets: f.parsed, Scraper: s, Interval: interval, Timeout: timeout,
 		Keep: enginetrigger.MaxWindow + 3*interval, Now: now, OnScrape: onScrape, Logger: log.With("component", "engine")}
+	if f.recorded != nil {
+		cfg.Fetcher = byName{recorded: f.recorded, http: watch.HTTP(s)}
+	}
 	e := &engineSignals{scraper: s, now: now}
 	if src != nil {
 		cfg.Discover, e.pods, e.devices = src.discover(f.parsed), src.pods, src.devices
@@ -136,7 +150,16 @@ func (e *engineSignals) metrics() scaler.EngineMetrics {
 	if e == nil {
 		return nil
 	}
+	return e.trigger()
+}
+
+func (e *engineSignals) trigger() *enginetrigger.Server {
 	return enginetrigger.New(e.watcher, e.now, e.devices)
+}
+
+// explain names the targets behind an engine trigger's value, for query.
+func (e *engineSignals) explain(ref *pb.ScaledObjectRef) (enginetrigger.Contribution, error) {
+	return e.trigger().ExplainMetadata(ref.GetNamespace(), ref.GetScalerMetadata())
 }
 
 // views is what the node-snapshot stream carries: the scrapes of the node's
@@ -175,7 +198,7 @@ func openEngine(d *deps, f *engineFlags, sweep time.Duration, node string, attr 
 	var src *podSource
 	if f.pods {
 		getenv := func(k string) string { v, _ := d.lookupEnv(k); return v }
-		cfg, err := podwatch.InCluster(node, podwatch.ServiceAccountDir, getenv)
+		cfg, err := podwatch.InCluster(node, d.serviceAccountDir, getenv)
 		if err != nil {
 			return nil, fmt.Errorf("--engine-pods: %w", err)
 		}

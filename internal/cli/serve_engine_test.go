@@ -37,7 +37,12 @@ func TestServeEngineTarget(t *testing.T) {
 	assert.Equal(t, 2826.0, *j.Value)
 	assert.True(t, *j.Active)
 
-	r := run(ctx, t, []string{"query", "--address", s.grpc, "--metadata", "metric=queue_time_seconds,targetValue=1"})
+	r := run(ctx, t, []string{"query", "--address", s.grpc, "--metadata", "metric=kv_cache_usage_percent,targetValue=50,aggregation=avg"})
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "onMissing     fail (default for engine metrics): a counted engine target without a value makes the answer Unavailable\n",
+		"an engine trigger's own policy, not a GPU trigger's default for avg")
+
+	r = run(ctx, t, []string{"query", "--address", s.grpc, "--metadata", "metric=queue_time_seconds,targetValue=1"})
 	assert.NotEqual(t, ExitOK, r.code, "this SGLang body has no queue-time histogram")
 	assert.Contains(t, r.stdout+r.stderr, "sglang")
 

@@ -73,14 +73,24 @@ func (s *Server) Evaluate(namespace string, md map[string]string) (float64, floa
 // enough data in the window (with onMissing: skip, only when none has);
 // FailedPrecondition when a target's engine does not export the metric.
 func (s *Server) Value(namespace string, t *Trigger) (float64, []string, error) {
+	c, err := s.Explain(namespace, t)
+	return c.Value, c.Contributed, err
+}
+
+// Explain is Value with the targets that counted but were left out, each
+// with its reason; they are listed with the error too, so that `query` can
+// name them whichever way the call went.
+func (s *Server) Explain(namespace string, t *Trigger) (Contribution, error) {
 	pods := s.counted(namespace, t)
 	if len(pods) == 0 {
-		return 0, nil, status.Errorf(codes.NotFound,
+		return Contribution{}, status.Errorf(codes.NotFound,
 			"no engine target on this node counts for this trigger: no GPU pod in namespace %q (%s) with engine signals on, and no --engine-target", namespace, t.Selector.String())
 	}
 	now, interval := s.now(), s.views.View().Interval
+	var c Contribution
 	var ws []engine.Window
-	var names, why []string
+	var why []string
+	var failed error // the first failure, under onMissing: fail
 	code := codes.Unavailable
 	for _, p := range pods {
 		w, err := window(p, t, now, interval)
@@ -89,26 +99,31 @@ func (s *Server) Value(namespace string, t *Trigger) (float64, []string, error) 
 				code = codes.FailedPrecondition
 			}
 			why = append(why, err.Error())
-			if t.SkipMissing {
-				continue
+			c.LeftOut = append(c.LeftOut, LeftOut{Name: p.Name, Reason: strings.TrimPrefix(err.Error(), p.Name+": ")})
+			if !t.SkipMissing && failed == nil {
+				failed = status.Errorf(code, "%s: %v (onMissing: fail)", t.Metric, err)
 			}
-			return 0, nil, status.Errorf(code, "%s: %v (onMissing: fail)", t.Metric, err)
+			continue
 		}
 		ws = append(ws, w)
-		names = append(names, p.Name)
+		c.Contributed = append(c.Contributed, p.Name)
 	}
-	if len(ws) == 0 {
-		return 0, nil, status.Errorf(code, "%s: no engine target has a value: %s", t.Metric, strings.Join(why, "; "))
+	switch {
+	case failed != nil:
+		return c, failed
+	case len(ws) == 0:
+		return c, status.Errorf(code, "%s: no engine target has a value: %s", t.Metric, strings.Join(why, "; "))
 	}
 	val, err := engine.Combine(ws, t.Aggregation, t.Quantile)
 	if err != nil {
-		c := codes.Unavailable
+		code := codes.Unavailable
 		if errors.Is(err, engine.ErrInvalid) {
-			c = codes.FailedPrecondition
+			code = codes.FailedPrecondition
 		}
-		return 0, nil, status.Errorf(c, "%s over %v: %v", t.Metric, names, err)
+		return c, status.Errorf(code, "%s over %v: %v", t.Metric, c.Contributed, err)
 	}
-	return val, names, nil
+	c.Value = val
+	return c, nil
 }
 
 func window(p *watch.Pod, t *Trigger, now time.Time, interval time.Duration) (engine.Window, error) {
