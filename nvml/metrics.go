@@ -4,6 +4,36 @@ package nvml
 
 import "fmt"
 
+// metricFuncs holds the C functions behind the readings in this file. It is
+// embedded in functions, so a new reading is its field, its bind line and its
+// method, all here.
+type metricFuncs struct {
+	utilization  func(dev uintptr, u *Utilization) Return
+	memoryV2     func(dev uintptr, m *memoryV2) Return
+	memoryV1     func(dev uintptr, m *memoryV1) Return
+	powerUsage   func(dev uintptr, mw *uint32) Return
+	powerLimit   func(dev uintptr, mw *uint32) Return
+	temperature  func(dev uintptr, sensor uint32, c *uint32) Return
+	temperatureV func(dev uintptr, t *temperatureV1) Return
+	clockInfo    func(dev uintptr, clock uint32, mhz *uint32) Return
+}
+
+// resolveMetrics binds metricFuncs, as resolve does the rest.
+func (l *Library) resolveMetrics() {
+	f := &l.fn.metricFuncs
+	l.bind(&f.utilization, "nvmlDeviceGetUtilizationRates", "nvmlDeviceGetUtilizationRates")
+	// Memory changes its struct with the version, so each layout gets its own
+	// func; the v1 form is bound only when v2 is absent.
+	if !l.bind(&f.memoryV2, "nvmlDeviceGetMemoryInfo", "nvmlDeviceGetMemoryInfo_v2") {
+		l.bind(&f.memoryV1, "nvmlDeviceGetMemoryInfo", "nvmlDeviceGetMemoryInfo")
+	}
+	l.bind(&f.powerUsage, "nvmlDeviceGetPowerUsage", "nvmlDeviceGetPowerUsage")
+	l.bind(&f.powerLimit, "nvmlDeviceGetEnforcedPowerLimit", "nvmlDeviceGetEnforcedPowerLimit")
+	l.bind(&f.temperature, "nvmlDeviceGetTemperature", "nvmlDeviceGetTemperature")
+	l.bind(&f.temperatureV, "nvmlDeviceGetTemperatureV", "nvmlDeviceGetTemperatureV")
+	l.bind(&f.clockInfo, "nvmlDeviceGetClockInfo", "nvmlDeviceGetClockInfo")
+}
+
 // Utilization returns the GPU and memory-controller busy percentages over the
 // driver's last sample period (nvmlDeviceGetUtilizationRates). On a MIG device
 // it fails with ErrNotSupported. It lags GPM by about a second after load stops.
