@@ -22,7 +22,7 @@ func derive(r *Reading) [NumMetrics]Value {
 		out[MemoryUsedBytes] = absent(m.Err)
 		out[MemoryUsedPercent] = out[MemoryUsedBytes]
 	}
-	deriveCounters(r, &out)
+	deriveOne(r, &out)
 	switch {
 	case !r.PowerMilliwatts.OK:
 		out[PowerPercent] = out[PowerWatts]
@@ -31,11 +31,6 @@ func derive(r *Reading) [NumMetrics]Value {
 	default:
 		out[PowerPercent] = ratio(float64(r.PowerMilliwatts.Value), float64(r.PowerLimitMilliwatts.Value))
 	}
-	out[GraphicsActive] = fromGPM(r.GPM[GPMGraphicsActivity])
-	out[SMActive] = fromGPM(r.GPM[GPMSMActivity])
-	out[SMOccupancy] = fromGPM(r.GPM[GPMSMOccupancy])
-	out[TensorActive] = fromGPM(r.GPM[GPMTensorActivity])
-	out[DRAMBandwidth] = fromGPM(r.GPM[GPMDRAMBandwidth])
 	if r.Processes.OK {
 		out[ProcessCount] = number(float64(len(r.Processes.Value)))
 	} else {

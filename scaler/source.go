@@ -125,18 +125,8 @@ type Process struct {
 // and later). Use [GPMMetric.NVMLID] for the nvmlGpmMetricId_t to request.
 type GPMMetric uint8
 
-// The GPM metrics the scaler reads, in percent.
-const (
-	GPMGraphicsActivity GPMMetric = iota // NVML_GPM_METRIC_GRAPHICS_UTIL (1)
-	GPMSMActivity                        // NVML_GPM_METRIC_SM_UTIL (2)
-	GPMSMOccupancy                       // NVML_GPM_METRIC_SM_OCCUPANCY (3)
-	GPMTensorActivity                    // NVML_GPM_METRIC_ANY_TENSOR_UTIL (5)
-	GPMDRAMBandwidth                     // NVML_GPM_METRIC_DRAM_BW_UTIL (10)
-	// NumGPMMetrics is the number of GPM metrics; not a metric.
-	NumGPMMetrics
-)
-
-var gpmIDs = [NumGPMMetrics]uint32{1, 2, 3, 5, 10}
+// The GPMMetric constants and their ids (reading_gen.go) are generated from
+// internal/readings.GPM.
 
 // NVMLID returns m's nvmlGpmMetricId_t, or 0 when m is out of range.
 func (m GPMMetric) NVMLID() uint32 {

@@ -16,7 +16,7 @@ import (
 // a generated file was edited by hand.
 func TestGeneratedFilesAreCurrent(t *testing.T) {
 	t.Parallel()
-	files, err := Generate(Fields)
+	files, err := Generate(Fields, GPM)
 	require.NoError(t, err)
 	for _, f := range files {
 		got, err := os.ReadFile(filepath.Join("..", "..", filepath.FromSlash(f.Path)))
@@ -32,6 +32,6 @@ func TestGenerateRejectsBadGo(t *testing.T) {
 	bad := append([]Field{}, Fields...)
 	bad = append(bad, Field{Counter: &Counter{Name: "Broken", Doc: "nothing", Method: "Broken",
 		Static: true, Metric: "X", Scale: "1 +"}})
-	_, err := Generate(bad)
+	_, err := Generate(bad, GPM)
 	require.ErrorContains(t, err, "generate scaler/reading_gen.go")
 }

@@ -18,11 +18,14 @@
 //
 //	go generate ./internal/readings
 //
-// TestGeneratedFilesAreCurrent fails while any generated file is stale. Only a
-// counter whose C function takes more than (nvmlDevice_t, unsigned int *)
-// needs its fake function written by hand in testdata/fakenvml/api_device.c.
-// Readings of another shape (a struct, a list) are rows with their
-// declarations spelled out, and their conversions written by hand.
+// (or make generate). TestGeneratedFilesAreCurrent fails while any generated
+// file is stale. Only a counter whose C function takes more than
+// (nvmlDevice_t, unsigned int *) needs its fake function written by hand in
+// testdata/fakenvml/api_device.c, and a new reading that the recordings in
+// testdata lack needs recordings that hold it (the converter rejects a series
+// entry without one of its keys). Readings of another shape (a struct, a list)
+// are rows with their declarations spelled out, and their conversions written
+// by hand.
 //
 //go:generate go run ../tools/genreadings -root ../..
 package readings
@@ -145,6 +148,31 @@ return codes go into each field's Err; NaN values may be stored as read
 (nvmlGpmMetricsGet), in percent unless the metric says otherwise.`},
 		Py: Decl{Name: "GPM", Type: "json.RawMessage", Tag: `json:"gpm,omitempty"`},
 	},
+}
+
+// GPMMetric is one GPM metric the scaler reads (scaler.GPMMetric): a
+// percentage that nvmlsource and replay fill by its id, into Reading.GPM.
+type GPMMetric struct {
+	// Name is its scaler.GPMMetric constant.
+	Name string
+	// NVML names its nvmlGpmMetricId_t, ID its value.
+	NVML string
+	ID   uint32
+	// Metric is the scaler catalogue constant it becomes, checked as a
+	// percentage ("" for none).
+	Metric string
+}
+
+// GPM lists the GPM metrics, in the order of the scaler.GPMMetric constants
+// (indexes into Reading.GPM; append new ones). The recorder records more
+// ids than these (recording/recorder.gpmIDs): a new one that it lacks needs
+// adding there too.
+var GPM = []GPMMetric{
+	{Name: "GPMGraphicsActivity", NVML: "NVML_GPM_METRIC_GRAPHICS_UTIL", ID: 1, Metric: "GraphicsActive"},
+	{Name: "GPMSMActivity", NVML: "NVML_GPM_METRIC_SM_UTIL", ID: 2, Metric: "SMActive"},
+	{Name: "GPMSMOccupancy", NVML: "NVML_GPM_METRIC_SM_OCCUPANCY", ID: 3, Metric: "SMOccupancy"},
+	{Name: "GPMTensorActivity", NVML: "NVML_GPM_METRIC_ANY_TENSOR_UTIL", ID: 5, Metric: "TensorActive"},
+	{Name: "GPMDRAMBandwidth", NVML: "NVML_GPM_METRIC_DRAM_BW_UTIL", ID: 10, Metric: "DRAMBandwidth"},
 }
 
 // Counters returns the counters of fields, in order; sampled only, when

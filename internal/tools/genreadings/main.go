@@ -25,7 +25,7 @@ func main() {
 }
 
 func run(root string) error {
-	files, err := readings.Generate(readings.Fields)
+	files, err := readings.Generate(readings.Fields, readings.GPM)
 	if err != nil {
 		return err
 	}
