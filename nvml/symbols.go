@@ -29,6 +29,7 @@ type functions struct {
 	computeCapability func(dev uintptr, major, minor *int32) Return
 
 	metricFuncs // metrics.go: the per-sweep readings, bound next to their methods
+	plainFuncs  // counters_gen.go: the plain counters, generated from internal/readings
 
 	processes     func(dev uintptr, count *uint32, infos *ProcessInfo) Return
 	processesV1   func(dev uintptr, count *uint32, infos *processInfoV1) Return

@@ -26,6 +26,7 @@ func Generate(fields []Field, gpm []GPMMetric) ([]File, error) {
 		path string
 		gen  func([]Field) string
 	}{
+		{"nvml/counters_gen.go", nvmlFile},
 		{"scaler/reading_gen.go", func(f []Field) string { return scalerFile(f, gpm) }},
 		{"scaler/nvmlsource/read_gen.go", nvmlsourceFile},
 		{"scaler/replay/convert_gen.go", replayFile},
@@ -169,6 +170,33 @@ func deriveOne(r *Reading, out *[NumMetrics]Value) {
 	return b.String()
 }
 
+func nvmlFile(fields []Field) string {
+	var b bytes.Buffer
+	goFile(&b, "nvml")
+	var plain []*Counter
+	for _, c := range Counters(fields, false) {
+		if c.Plain {
+			plain = append(plain, c)
+		}
+	}
+	b.WriteString("// plainFuncs holds the C functions of the plain counters, one unsigned int\n")
+	b.WriteString("// per device; embedded in functions.\ntype plainFuncs struct {\n")
+	for _, c := range plain {
+		fmt.Fprintf(&b, "\t%s func(dev uintptr, v *uint32) Return\n", c.Symbol)
+	}
+	b.WriteString("}\n\n// resolvePlain binds plainFuncs, as resolve does the rest.\n")
+	b.WriteString("func (l *Library) resolvePlain() {\n\tf := &l.fn.plainFuncs\n")
+	for _, c := range plain {
+		fmt.Fprintf(&b, "\tl.bind(&f.%s, %q, %q)\n", c.Symbol, c.Symbol, c.Symbol)
+	}
+	b.WriteString("}\n")
+	for _, c := range plain {
+		fmt.Fprintf(&b, "\n// %s is %s: %s.\nfunc (d Device) %s() (uint32, error) {\n", c.Method, c.About, c.Doc, c.Method)
+		fmt.Fprintf(&b, "\treturn d.uint32Call(%q, d.lib.fn.%s)\n}\n", c.Symbol, c.Symbol)
+	}
+	return b.String()
+}
+
 func nvmlsourceFile(fields []Field) string {
 	var b bytes.Buffer
 	goFile(&b, "nvmlsource", "github.com/nvml-scaler/nvml-scaler/nvml", "github.com/nvml-scaler/nvml-scaler/scaler")
@@ -298,7 +326,7 @@ func cHeader(fields []Field) string {
 	b.WriteString("\n\n// FAKE_PLAIN_COUNTERS(X): X(api, symbol, field) for the counters whose\n")
 	b.WriteString("// function is (nvmlDevice_t, unsigned int *); api is its export macro.\n#define FAKE_PLAIN_COUNTERS(X)")
 	for _, c := range sampled {
-		if c.Plain {
+		if c.Plain { // a static one answers from struct fake_dev: api_device.c
 			fmt.Fprintf(&b, " \\\n\tX(%s, %s, %s)", apiMacro[c.Since], c.Symbol, c.Script)
 		}
 	}

@@ -2,7 +2,8 @@
 
 // Package readings is the one list of what a sweep reads from each device, and
 // the generator that writes, from it, the code each stage of the pipeline
-// would otherwise keep by hand: scaler.Reading and what fills it
+// would otherwise keep by hand: the binding of the plain calls (nvml),
+// scaler.Reading and what fills it
 // (scaler/nvmlsource from the binding, scaler/replay from a recording), the
 // fields checked for a lost GPU, recording.DeviceSample and its converter and
 // recorder, and the fake library's script writer, parser and state
@@ -11,17 +12,16 @@
 // # Adding a reading
 //
 // A reading NVML answers as one unsigned int per device (a [Counter]) is one
-// row of [Fields] plus its binding: the C function and the nvml.Device method
-// in nvml/metrics.go. A catalogue metric derived from it as value × scale is
+// row of [Fields]; when its C function takes more than (nvmlDevice_t,
+// unsigned int *), also its binding and nvml.Device method in nvml/metrics.go
+// and its fake in testdata/fakenvml/api_device.c. A catalogue metric derived from it as value × scale is
 // the row's Metric and Scale plus the constant and its MetricInfo in
 // scaler/metric.go (appended: the order is the wire format). Then
 //
 //	go generate ./internal/readings
 //
 // (or make generate). TestGeneratedFilesAreCurrent fails while any generated
-// file is stale. Only a counter whose C function takes more than
-// (nvmlDevice_t, unsigned int *) needs its fake function written by hand in
-// testdata/fakenvml/api_device.c, and a new reading that the recordings in
+// file is stale. A new reading that the recordings in
 // testdata lack needs recordings that hold it (the converter rejects a series
 // entry without one of its keys). Readings of another shape (a struct, a list)
 // are rows with their declarations spelled out, and their conversions written
@@ -61,6 +61,8 @@ type Counter struct {
 	Doc string
 	// Method is the nvml.Device method that reads it.
 	Method string
+	// About says what it is, for that method's doc when Plain.
+	About string
 	// Static marks a value recorded once per device (recording.Device, the
 	// script's "dev" lines), which the recording side keeps by hand; the
 	// scaler still reads it every sweep.
@@ -81,8 +83,10 @@ type Counter struct {
 	// driver generation Since on (0 all; 1 MIG; 2 modern; 3 R570).
 	Symbol string
 	Since  int
-	// Plain marks a Symbol of signature (nvmlDevice_t, unsigned int *): the
-	// fake's function is generated. Otherwise api_device.c defines it.
+	// Plain marks a Symbol of signature (nvmlDevice_t, unsigned int *): its
+	// binding and Method (nvml/counters_gen.go) are generated, and so is the
+	// fake's function when the counter is sampled. Otherwise nvml/metrics.go
+	// binds it and api_device.c fakes it.
 	Plain bool
 	// Metric, when set, is the scaler catalogue constant derived from it as
 	// value × Scale (a Go expression); "" when derived by hand or not at all.
@@ -109,13 +113,14 @@ var Fields = []Field{
 	},
 	{Counter: &Counter{
 		Name: "PowerMilliwatts", Doc: "nvmlDeviceGetPowerUsage (mW)", Method: "PowerUsage",
+		About:  "the board's power draw",
 		Sample: "PowerMilliwatts", JSON: "powerMw", Py: "power_mw",
 		Script: "power", What: "power", Symbol: "nvmlDeviceGetPowerUsage", Plain: true,
 		Metric: "PowerWatts", Scale: "1.0 / 1000",
 	}},
 	{Counter: &Counter{
 		Name: "PowerLimitMilliwatts", Doc: "nvmlDeviceGetEnforcedPowerLimit (mW)", Method: "EnforcedPowerLimit",
-		Static: true,
+		About: "the power cap in force", Symbol: "nvmlDeviceGetEnforcedPowerLimit", Plain: true, Static: true,
 	}},
 	{Counter: &Counter{
 		Name: "TemperatureCelsius", Doc: "nvmlDeviceGetTemperature(NVML_TEMPERATURE_GPU) (°C)", Method: "Temperature",
