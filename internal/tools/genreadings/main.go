@@ -31,7 +31,7 @@ func run(root string) error {
 	}
 	for _, f := range files {
 		p := filepath.Join(root, filepath.FromSlash(f.Path))
-		if err := os.WriteFile(p, f.Data, 0o644); err != nil { //nolint:gosec // G306: a source file, readable like the rest of the tree
+		if err := os.WriteFile(p, f.Data, 0o644); err != nil {
 			return fmt.Errorf("write %s: %w", p, err)
 		}
 	}
