@@ -35,3 +35,31 @@ func TestGenerateRejectsBadGo(t *testing.T) {
 	_, err := Generate(bad, GPM)
 	require.ErrorContains(t, err, "generate scaler/reading_gen.go")
 }
+
+// TestGenerateRejectsIncompleteCounter: a sampled counter without its script
+// keyword (or any name a stage needs) is an error naming the counter and the
+// field, not a fake that cannot parse its own script.
+func TestGenerateRejectsIncompleteCounter(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		c    Counter
+		want string
+	}{
+		{"no script keyword", Counter{Name: "Fan", Doc: "d", Method: "M", Sample: "S", JSON: "j", Py: "p",
+			What: "w", Symbol: "nvmlX"}, `counter "Fan": Script is empty`},
+		{"plain without about", Counter{Name: "Fan", Doc: "d", Method: "M", Static: true, Plain: true,
+			Symbol: "nvmlX"}, `counter "Fan": About is empty`},
+		{"metric without scale", Counter{Name: "Fan", Doc: "d", Method: "M", Static: true, Metric: "X"},
+			`counter "Fan": Scale is empty`},
+		{"generation out of range", Counter{Name: "Fan", Doc: "d", Method: "M", Static: true, Since: 4},
+			`counter "Fan": Since 4: want a fake driver generation 0 to 3`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := tc.c
+			_, err := Generate(append(append([]Field{}, Fields...), Field{Counter: &c}), GPM)
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
+}
