@@ -4,6 +4,35 @@ package nvml
 
 import "fmt"
 
+// metricFuncs holds the C functions behind the readings in this file. It is
+// embedded in functions, so a new reading is its field, its bind line and its
+// method, all here. A reading whose C function is (nvmlDevice_t, unsigned int
+// *) is not written here: it is a row of internal/readings.Fields, and
+// counters_gen.go binds it.
+type metricFuncs struct {
+	utilization  func(dev uintptr, u *Utilization) Return
+	memoryV2     func(dev uintptr, m *memoryV2) Return
+	memoryV1     func(dev uintptr, m *memoryV1) Return
+	temperature  func(dev uintptr, sensor uint32, c *uint32) Return
+	temperatureV func(dev uintptr, t *temperatureV1) Return
+	clockInfo    func(dev uintptr, clock uint32, mhz *uint32) Return
+}
+
+// resolveMetrics binds metricFuncs, as resolve does the rest.
+func (l *Library) resolveMetrics() {
+	f := &l.fn.metricFuncs
+	l.bind(&f.utilization, "nvmlDeviceGetUtilizationRates", "nvmlDeviceGetUtilizationRates")
+	// Memory changes its struct with the version, so each layout gets its own
+	// func; the v1 form is bound only when v2 is absent.
+	if !l.bind(&f.memoryV2, "nvmlDeviceGetMemoryInfo", "nvmlDeviceGetMemoryInfo_v2") {
+		l.bind(&f.memoryV1, "nvmlDeviceGetMemoryInfo", "nvmlDeviceGetMemoryInfo")
+	}
+	l.bind(&f.temperature, "nvmlDeviceGetTemperature", "nvmlDeviceGetTemperature")
+	l.bind(&f.temperatureV, "nvmlDeviceGetTemperatureV", "nvmlDeviceGetTemperatureV")
+	l.bind(&f.clockInfo, "nvmlDeviceGetClockInfo", "nvmlDeviceGetClockInfo")
+	l.resolvePlain()
+}
+
 // Utilization returns the GPU and memory-controller busy percentages over the
 // driver's last sample period (nvmlDeviceGetUtilizationRates). On a MIG device
 // it fails with ErrNotSupported. It lags GPM by about a second after load stops.
@@ -46,17 +75,6 @@ func (d Device) Memory() (Memory, error) {
 		return Memory{}, err
 	}
 	return Memory{Total: m.total, Free: m.free, Used: m.used}, nil
-}
-
-// PowerUsage is the board's power draw in milliwatts (nvmlDeviceGetPowerUsage).
-func (d Device) PowerUsage() (uint32, error) {
-	return d.uint32Call("nvmlDeviceGetPowerUsage", d.lib.fn.powerUsage)
-}
-
-// EnforcedPowerLimit is the power cap in force, in milliwatts
-// (nvmlDeviceGetEnforcedPowerLimit).
-func (d Device) EnforcedPowerLimit() (uint32, error) {
-	return d.uint32Call("nvmlDeviceGetEnforcedPowerLimit", d.lib.fn.powerLimit)
 }
 
 // Temperature is the GPU die temperature in °C (NVML_TEMPERATURE_GPU), from

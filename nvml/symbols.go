@@ -28,14 +28,9 @@ type functions struct {
 	architecture      func(dev uintptr, a *uint32) Return
 	computeCapability func(dev uintptr, major, minor *int32) Return
 
-	utilization   func(dev uintptr, u *Utilization) Return
-	memoryV2      func(dev uintptr, m *memoryV2) Return
-	memoryV1      func(dev uintptr, m *memoryV1) Return
-	powerUsage    func(dev uintptr, mw *uint32) Return
-	powerLimit    func(dev uintptr, mw *uint32) Return
-	temperature   func(dev uintptr, sensor uint32, c *uint32) Return
-	temperatureV  func(dev uintptr, t *temperatureV1) Return
-	clockInfo     func(dev uintptr, clock uint32, mhz *uint32) Return
+	metricFuncs // metrics.go: the per-sweep readings, bound next to their methods
+	plainFuncs  // counters_gen.go: the plain counters, generated from internal/readings
+
 	processes     func(dev uintptr, count *uint32, infos *ProcessInfo) Return
 	processesV1   func(dev uintptr, count *uint32, infos *processInfoV1) Return
 	migMode       func(dev uintptr, current, pending *uint32) Return
@@ -83,17 +78,9 @@ func (l *Library) resolveDevice() {
 		"nvmlDeviceGetPciInfo_v3", "nvmlDeviceGetPciInfo_v2", "nvmlDeviceGetPciInfo")
 	l.bind(&f.architecture, "nvmlDeviceGetArchitecture", "nvmlDeviceGetArchitecture")
 	l.bind(&f.computeCapability, "nvmlDeviceGetCudaComputeCapability", "nvmlDeviceGetCudaComputeCapability")
-	l.bind(&f.utilization, "nvmlDeviceGetUtilizationRates", "nvmlDeviceGetUtilizationRates")
-	// Memory and processes change their struct with the version, so each
-	// layout gets its own func; the v1 form is bound only when v2/v3 is absent.
-	if !l.bind(&f.memoryV2, "nvmlDeviceGetMemoryInfo", "nvmlDeviceGetMemoryInfo_v2") {
-		l.bind(&f.memoryV1, "nvmlDeviceGetMemoryInfo", "nvmlDeviceGetMemoryInfo")
-	}
-	l.bind(&f.powerUsage, "nvmlDeviceGetPowerUsage", "nvmlDeviceGetPowerUsage")
-	l.bind(&f.powerLimit, "nvmlDeviceGetEnforcedPowerLimit", "nvmlDeviceGetEnforcedPowerLimit")
-	l.bind(&f.temperature, "nvmlDeviceGetTemperature", "nvmlDeviceGetTemperature")
-	l.bind(&f.temperatureV, "nvmlDeviceGetTemperatureV", "nvmlDeviceGetTemperatureV")
-	l.bind(&f.clockInfo, "nvmlDeviceGetClockInfo", "nvmlDeviceGetClockInfo")
+	l.resolveMetrics()
+	// Processes change their struct with the version, so each layout gets its
+	// own func; the v1 form is bound only when v2/v3 is absent.
 	if !l.bind(&f.processes, "nvmlDeviceGetComputeRunningProcesses", l.processNames()...) {
 		l.bind(&f.processesV1, "nvmlDeviceGetComputeRunningProcesses", "nvmlDeviceGetComputeRunningProcesses")
 	}

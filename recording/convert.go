@@ -32,8 +32,9 @@ type pyDocument struct {
 // names, e.g. "GetHandleByIndex(count)"), nvmlErrorString's
 // table, the per-call latencies that have per_call_ns (including the Python no-op
 // baseline "noop_python_lambda", so readers can subtract interpreter overhead),
-// the phase markers, and for each series entry: utilization, memory (v2), power,
-// temperature, SM clock, compute processes (v3) and GPM metrics. The Description
+// the phase markers, and for each series entry every field of [DeviceSample]:
+// utilization, memory (v2), the counters internal/readings lists (power,
+// temperature, SM clock, …), compute processes (v3) and GPM metrics. The Description
 // is derived from the device name, driver version and phase names.
 //
 // # What is dropped

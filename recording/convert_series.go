@@ -10,23 +10,7 @@ import (
 	"math"
 )
 
-// pySeriesEntry is one series entry: device 0's answers at time t (Unix seconds).
-// PState, SamplesGPU and ProcUtil are read only so that an entry of another shape
-// is rejected; the recording format has no place for them. GPM is absent when the
-// script could not sample GPM.
-type pySeriesEntry struct {
-	T          float64         `json:"t"`
-	Util       json.RawMessage `json:"util"`
-	MemV2      json.RawMessage `json:"mem_v2"`
-	PowerMw    json.RawMessage `json:"power_mw"`
-	TempC      json.RawMessage `json:"temp_c"`
-	SMClock    json.RawMessage `json:"sm_clock"`
-	PState     json.RawMessage `json:"pstate"`
-	Procs      json.RawMessage `json:"procs"`
-	SamplesGPU json.RawMessage `json:"samples_gpu"`
-	ProcUtil   json.RawMessage `json:"proc_util"`
-	GPM        json.RawMessage `json:"gpm,omitempty"`
-}
+// pySeriesEntry (sample_gen.go) is generated from internal/readings.Fields.
 
 // convertSeries fills rec.StartUnixNanos and rec.Samples from series, and returns
 // the first entry's time (Unix seconds), which all offsets are relative to.
@@ -72,19 +56,14 @@ func convertSeries(series []json.RawMessage, rec *Recording) (float64, error) {
 // convertDeviceSample reads one entry's answers. Its errors start with the field
 // name, for the caller to prefix with "series[i].".
 func convertDeviceSample(e *pySeriesEntry) (DeviceSample, error) {
-	obj := map[string]json.RawMessage{
-		"util": e.Util, "mem_v2": e.MemV2, "power_mw": e.PowerMw,
-		"temp_c": e.TempC, "sm_clock": e.SMClock, "procs": e.Procs,
-	}
+	obj := map[string]json.RawMessage{"util": e.Util, "mem_v2": e.MemV2, "procs": e.Procs}
+	e.addCounters(obj)
 	var err error
-	ds := DeviceSample{
-		Utilization:     field(&err, obj, "util", asExact[Utilization]),
-		Memory:          field(&err, obj, "mem_v2", asMemoryV2),
-		PowerMilliwatts: field(&err, obj, "power_mw", decodeValue[uint32]),
-		TemperatureC:    field(&err, obj, "temp_c", decodeValue[uint32]),
-		SMClockMHz:      field(&err, obj, "sm_clock", decodeValue[uint32]),
-		Processes:       field(&err, obj, "procs", asProcesses),
-	}
+	var ds DeviceSample
+	ds.Utilization = field(&err, obj, "util", asExact[Utilization])
+	ds.Memory = field(&err, obj, "mem_v2", asMemoryV2)
+	convertCounters(&err, obj, &ds)
+	ds.Processes = field(&err, obj, "procs", asProcesses)
 	if err != nil {
 		return DeviceSample{}, err
 	}

@@ -118,19 +118,7 @@ type Sample struct {
 	MIGDevices map[string]MIGSample `json:"migDevices,omitempty"`
 }
 
-// DeviceSample holds the answers that change over time for one GPU.
-type DeviceSample struct {
-	Utilization     Result[Utilization] `json:"utilization"`  // nvmlDeviceGetUtilizationRates
-	Memory          Result[Memory]      `json:"memory"`       // nvmlDeviceGetMemoryInfo_v2
-	PowerMilliwatts Result[uint32]      `json:"powerMw"`      // nvmlDeviceGetPowerUsage (mW)
-	TemperatureC    Result[uint32]      `json:"temperatureC"` // nvmlDeviceGetTemperature(GPU) (°C)
-	SMClockMHz      Result[uint32]      `json:"smClockMHz"`   // nvmlDeviceGetClockInfo(SM) (MHz)
-	// Processes is nvmlDeviceGetComputeRunningProcesses_v3.
-	Processes Result[[]Process] `json:"processes"`
-	// GPM holds GPM metrics over the interval since the previous sample
-	// (nvmlGpmMetricsGet), in percent unless the metric says otherwise.
-	GPM []GPMValue `json:"gpm,omitempty"`
-}
+// DeviceSample (sample_gen.go) is generated from internal/readings.Fields.
 
 // MIGSample holds the answers that change over time for one MIG device.
 type MIGSample struct {

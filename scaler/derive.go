@@ -22,7 +22,7 @@ func derive(r *Reading) [NumMetrics]Value {
 		out[MemoryUsedBytes] = absent(m.Err)
 		out[MemoryUsedPercent] = out[MemoryUsedBytes]
 	}
-	out[PowerWatts] = fromUint(r.PowerMilliwatts, 1.0/1000)
+	deriveOne(r, &out)
 	switch {
 	case !r.PowerMilliwatts.OK:
 		out[PowerPercent] = out[PowerWatts]
@@ -31,13 +31,6 @@ func derive(r *Reading) [NumMetrics]Value {
 	default:
 		out[PowerPercent] = ratio(float64(r.PowerMilliwatts.Value), float64(r.PowerLimitMilliwatts.Value))
 	}
-	out[TemperatureCelsius] = fromUint(r.TemperatureCelsius, 1)
-	out[SMClockMHz] = fromUint(r.SMClockMHz, 1)
-	out[GraphicsActive] = fromGPM(r.GPM[GPMGraphicsActivity])
-	out[SMActive] = fromGPM(r.GPM[GPMSMActivity])
-	out[SMOccupancy] = fromGPM(r.GPM[GPMSMOccupancy])
-	out[TensorActive] = fromGPM(r.GPM[GPMTensorActivity])
-	out[DRAMBandwidth] = fromGPM(r.GPM[GPMDRAMBandwidth])
 	if r.Processes.OK {
 		out[ProcessCount] = number(float64(len(r.Processes.Value)))
 	} else {
@@ -116,9 +109,7 @@ func readingLost(r *Reading) bool { return readingErr(r, ClassGPULost) != nil }
 
 // readingErr returns the first error of class c among r's fields, or nil.
 func readingErr(r *Reading, c ErrorClass) error {
-	errs := [...]error{r.Utilization.Err, r.Memory.Err, r.PowerMilliwatts.Err,
-		r.PowerLimitMilliwatts.Err, r.TemperatureCelsius.Err, r.SMClockMHz.Err, r.Processes.Err}
-	for _, err := range errs {
+	for _, err := range r.FieldErrs() {
 		if Classify(err) == c {
 			return err
 		}

@@ -80,30 +80,7 @@ type Refresher interface {
 // IsMIG reports whether d is a MIG device.
 func (d Device) IsMIG() bool { return d.MIGParentUUID != "" }
 
-// Reading is what one Read returned for one device: the raw answers, each with
-// its own availability. The scaler derives its metrics from it (see [Metric]).
-type Reading struct {
-	// Utilization is nvmlDeviceGetUtilizationRates. NOT_SUPPORTED on MIG devices.
-	Utilization Field[Utilization]
-	// Memory is nvmlDeviceGetMemoryInfo_v2 (bytes).
-	Memory Field[Memory]
-	// PowerMilliwatts is nvmlDeviceGetPowerUsage (mW).
-	PowerMilliwatts Field[uint32]
-	// PowerLimitMilliwatts is nvmlDeviceGetEnforcedPowerLimit (mW).
-	PowerLimitMilliwatts Field[uint32]
-	// TemperatureCelsius is nvmlDeviceGetTemperature(NVML_TEMPERATURE_GPU) (°C).
-	TemperatureCelsius Field[uint32]
-	// SMClockMHz is nvmlDeviceGetClockInfo(NVML_CLOCK_SM) (MHz).
-	SMClockMHz Field[uint32]
-	// Processes is nvmlDeviceGetComputeRunningProcesses_v3.
-	Processes Field[[]Process]
-	// GPM holds nvmlGpmMetricsGet results over the interval between this Read's
-	// GPM sample and the previous one, in percent, indexed by [GPMMetric]. The
-	// first Read has no previous sample: leave the fields absent. Per-metric
-	// return codes go into each field's Err; NaN values may be stored as read
-	// (the scaler treats them as absent).
-	GPM [NumGPMMetrics]Field[float64]
-}
+// Reading (reading_gen.go) is generated from internal/readings.Fields.
 
 // Field is one answer in a [Reading]. The zero Field is absent (not read).
 type Field[T any] struct {
@@ -148,18 +125,8 @@ type Process struct {
 // and later). Use [GPMMetric.NVMLID] for the nvmlGpmMetricId_t to request.
 type GPMMetric uint8
 
-// The GPM metrics the scaler reads, in percent.
-const (
-	GPMGraphicsActivity GPMMetric = iota // NVML_GPM_METRIC_GRAPHICS_UTIL (1)
-	GPMSMActivity                        // NVML_GPM_METRIC_SM_UTIL (2)
-	GPMSMOccupancy                       // NVML_GPM_METRIC_SM_OCCUPANCY (3)
-	GPMTensorActivity                    // NVML_GPM_METRIC_ANY_TENSOR_UTIL (5)
-	GPMDRAMBandwidth                     // NVML_GPM_METRIC_DRAM_BW_UTIL (10)
-	// NumGPMMetrics is the number of GPM metrics; not a metric.
-	NumGPMMetrics
-)
-
-var gpmIDs = [NumGPMMetrics]uint32{1, 2, 3, 5, 10}
+// The GPMMetric constants and their ids (reading_gen.go) are generated from
+// internal/readings.GPM.
 
 // NVMLID returns m's nvmlGpmMetricId_t, or 0 when m is out of range.
 func (m GPMMetric) NVMLID() uint32 {

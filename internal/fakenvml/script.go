@@ -240,9 +240,7 @@ func (sw *scriptWriter) samples() {
 			u := value(d.Utilization)
 			sw.line("s %d %d util %d %d %d", step, i, d.Utilization.Ret, u.GPU, u.Memory)
 			sw.line("s %d %d mem %d %s", step, i, d.Memory.Ret, memory(value(d.Memory)))
-			sw.line("s %d %d power %d %d", step, i, d.PowerMilliwatts.Ret, value(d.PowerMilliwatts))
-			sw.line("s %d %d temp %d %d", step, i, d.TemperatureC.Ret, value(d.TemperatureC))
-			sw.line("s %d %d smclock %d %d", step, i, d.SMClockMHz.Ret, value(d.SMClockMHz))
+			sw.counters(step, i, &d)
 			sw.line("s %d %d procs %s", step, i, processes(d.Processes))
 			if len(d.GPM) > 0 {
 				var b strings.Builder

@@ -47,9 +47,7 @@ func sample(d nvml.Device, gpm *nvml.GPMSampler) recording.DeviceSample {
 	u, err := d.Utilization()
 	s.Utilization = result(recording.Utilization{GPU: u.GPU, Memory: u.Memory}, err)
 	s.Memory = memory(d)
-	s.PowerMilliwatts = result(d.PowerUsage())
-	s.TemperatureC = result(d.Temperature())
-	s.SMClockMHz = result(d.SMClock())
+	counters(d, &s)
 	s.Processes = processes(d)
 	if gpm != nil {
 		vals, err := gpm.Sample()

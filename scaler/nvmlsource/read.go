@@ -37,14 +37,7 @@ func (s *Source) Read(_ context.Context, dev int) (scaler.Reading, error) {
 	r.Utilization = field(s, scaler.Utilization{GPU: u.GPU, Memory: u.Memory}, err)
 	m, err := d.Memory()
 	r.Memory = field(s, scaler.Memory{Total: m.Total, Reserved: m.Reserved, Free: m.Free, Used: m.Used}, e.notHere(err))
-	pw, err := d.PowerUsage()
-	r.PowerMilliwatts = field(s, pw, err)
-	pl, err := d.EnforcedPowerLimit()
-	r.PowerLimitMilliwatts = field(s, pl, err)
-	tc, err := d.Temperature()
-	r.TemperatureCelsius = field(s, tc, err)
-	sm, err := d.SMClock()
-	r.SMClockMHz = field(s, sm, err)
+	s.readCounters(d, &r)
 	r.Processes = s.processes(e)
 	s.readGPM(e, &r)
 	if err := firstError(&r, scaler.ErrReinit); err != nil {
@@ -113,8 +106,7 @@ func (s *Source) readGPM(e *entry, r *scaler.Reading) {
 // target. (A GPM sample names the GPU through the same handle, so the other
 // calls see what it sees.)
 func firstError(r *scaler.Reading, target error) error {
-	for _, err := range []error{r.Utilization.Err, r.Memory.Err, r.PowerMilliwatts.Err,
-		r.PowerLimitMilliwatts.Err, r.TemperatureCelsius.Err, r.SMClockMHz.Err, r.Processes.Err} {
+	for _, err := range r.FieldErrs() {
 		if errors.Is(err, target) {
 			return err
 		}

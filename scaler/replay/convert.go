@@ -54,23 +54,18 @@ var ErrNoAnswers = errors.New("replay: the recording holds no answers for this d
 // empty reports whether s is the zero DeviceSample.
 func empty(s *recording.DeviceSample) bool {
 	return s.Utilization == (recording.Result[recording.Utilization]{}) &&
-		s.Memory == (recording.Result[recording.Memory]{}) &&
-		s.PowerMilliwatts == (recording.Result[uint32]{}) && s.TemperatureC == (recording.Result[uint32]{}) &&
-		s.SMClockMHz == (recording.Result[uint32]{}) &&
+		s.Memory == (recording.Result[recording.Memory]{}) && noCounters(s) &&
 		s.Processes.Ret == 0 && s.Processes.Value == nil && len(s.GPM) == 0
 }
 
 // noAnswers is the Reading of an empty entry: every field failed.
 func noAnswers() scaler.Reading {
 	r := scaler.Reading{
-		Utilization:          scaler.Failed[scaler.Utilization](ErrNoAnswers),
-		Memory:               scaler.Failed[scaler.Memory](ErrNoAnswers),
-		PowerMilliwatts:      scaler.Failed[uint32](ErrNoAnswers),
-		PowerLimitMilliwatts: scaler.Failed[uint32](ErrNoAnswers),
-		TemperatureCelsius:   scaler.Failed[uint32](ErrNoAnswers),
-		SMClockMHz:           scaler.Failed[uint32](ErrNoAnswers),
-		Processes:            scaler.Failed[[]scaler.Process](ErrNoAnswers),
+		Utilization: scaler.Failed[scaler.Utilization](ErrNoAnswers),
+		Memory:      scaler.Failed[scaler.Memory](ErrNoAnswers),
+		Processes:   scaler.Failed[[]scaler.Process](ErrNoAnswers),
 	}
+	failCounters(&r, ErrNoAnswers)
 	for m := range r.GPM {
 		r.GPM[m] = scaler.Failed[float64](ErrNoAnswers)
 	}
@@ -82,14 +77,11 @@ func gpuReading(d *recording.Device, s *recording.DeviceSample) scaler.Reading {
 		return noAnswers()
 	}
 	r := scaler.Reading{
-		Utilization:          mapped(s.Utilization, utilization),
-		Memory:               mapped(s.Memory, memory),
-		PowerMilliwatts:      field(s.PowerMilliwatts),
-		PowerLimitMilliwatts: field(d.PowerLimitMilliwatts),
-		TemperatureCelsius:   field(s.TemperatureC),
-		SMClockMHz:           field(s.SMClockMHz),
-		Processes:            mapped(s.Processes, processes),
+		Utilization: mapped(s.Utilization, utilization),
+		Memory:      mapped(s.Memory, memory),
+		Processes:   mapped(s.Processes, processes),
 	}
+	readCounters(d, s, &r)
 	for _, g := range s.GPM {
 		m, ok := scaler.GPMMetricByID(g.ID)
 		if !ok {

@@ -234,9 +234,13 @@ FAKE_EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory
 	return NVML_SUCCESS;
 }
 
-FAKE_EXPORT nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDevice_t device, unsigned int *power) {
-	return gpu_u32(SYM_nvmlDeviceGetPowerUsage, device, power, SAMPLE, offsetof(struct fake_sample, power));
-}
+// The plain counters (counters_gen.h): (nvmlDevice_t, unsigned int *) from the sample.
+#define FAKE_PLAIN_COUNTER(api, symbol, field)                                            \
+	api nvmlReturn_t symbol(nvmlDevice_t device, unsigned int *v) {                   \
+		return gpu_u32(SYM_##symbol, device, v, SAMPLE, offsetof(struct fake_sample, field)); \
+	}
+FAKE_PLAIN_COUNTERS(FAKE_PLAIN_COUNTER)
+#undef FAKE_PLAIN_COUNTER
 
 FAKE_EXPORT nvmlReturn_t nvmlDeviceGetEnforcedPowerLimit(nvmlDevice_t device, unsigned int *limit) {
 	return gpu_u32(SYM_nvmlDeviceGetEnforcedPowerLimit, device, limit, STATIC, offsetof(struct fake_dev, powerlimit));

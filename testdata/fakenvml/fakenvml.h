@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "counters_gen.h"
+
 #define FAKE_EXPORT __attribute__((visibility("default")))
 #define FAKE_HIDDEN __attribute__((visibility("hidden")))
 
@@ -200,7 +202,8 @@ _Static_assert(sizeof(nvmlGpmSupport_t) == 8, "nvmlGpmSupport_t");
 // generation (0-3, above) that exports it. The number is for the reader: the
 // MIG_API, MODERN_API or R570_API on each definition decides, and
 // internal/fakenvml's TestBuildExportsSymbols checks every build's dynamic
-// symbols against its copy of this list (symbols.go).
+// symbols against its copy of this list (symbols.go). The counters' symbols
+// come from counters_gen.h, generated from internal/readings.
 #define FAKE_SYMBOLS(X)                                    \
 	X(nvmlInit, 0)                                     \
 	X(nvmlInit_v2, 2)                                  \
@@ -227,10 +230,8 @@ _Static_assert(sizeof(nvmlGpmSupport_t) == 8, "nvmlGpmSupport_t");
 	X(nvmlDeviceGetUtilizationRates, 0)                \
 	X(nvmlDeviceGetMemoryInfo, 0)                      \
 	X(nvmlDeviceGetMemoryInfo_v2, 2)                   \
-	X(nvmlDeviceGetPowerUsage, 0)                      \
 	X(nvmlDeviceGetEnforcedPowerLimit, 0)              \
-	X(nvmlDeviceGetTemperature, 0)                     \
-	X(nvmlDeviceGetClockInfo, 0)                       \
+	FAKE_COUNTER_SYMBOLS(X)                            \
 	X(nvmlDeviceGetComputeRunningProcesses, 0)         \
 	X(nvmlDeviceGetComputeRunningProcesses_v2, 2)      \
 	X(nvmlDeviceGetComputeRunningProcesses_v3, 2)      \
@@ -356,7 +357,9 @@ struct fake_sample {
 		uint32_t gpu, memory;
 	} util;
 	struct fake_mem mem;
-	struct fake_u32 power, temp, smclock;
+#define FAKE_COUNTER_FIELD(field, keyword, what) struct fake_u32 field;
+	FAKE_COUNTERS(FAKE_COUNTER_FIELD)
+#undef FAKE_COUNTER_FIELD
 	struct fake_procs procs;
 	uint32_t ngpm;
 	size_t gpm_off; // into fake_state.gpms

@@ -46,7 +46,8 @@
 //   offset <step> <ns>                      sample time, ns (clock mode)
 //   s <step> <i> util <ret> <gpu> <memory>
 //   s <step> <i> mem <ret> <total> <reserved> <free> <used>
-//   s <step> <i> power|temp|smclock <ret> <n>
+//   s <step> <i> <counter> <ret> <n>       a keyword of FAKE_COUNTERS
+//                                           (counters_gen.h): power, temp, …
 //   s <step> <i> procs <ret> <n> {<pid> <usedBytes> <gpuInstanceId> <computeInstanceId>}*n
 //   s <step> <i> gpm <n> {<metricId> <ret> <value>}*n     value may be nan/inf
 //   ms <step> <i> <k> mem <ret> <total> <reserved> <free> <used>
@@ -242,8 +243,10 @@ static int freeze(struct lex *l, struct fake_state *st) {
 		return fail_at(l, "out of memory for %zu steps", ns);
 	for (size_t j = 0; j < ns * st->ndev; j++) {
 		struct fake_sample *s = &st->samples[j];
-		s->util.ret = s->mem.ret = s->power.ret = s->temp.ret = s->smclock.ret = s->procs.ret =
-		    NVML_ERROR_NOT_SUPPORTED;
+		s->util.ret = s->mem.ret = s->procs.ret = NVML_ERROR_NOT_SUPPORTED;
+#define FAKE_COUNTER_UNSET(field, keyword, what) s->field.ret = NVML_ERROR_NOT_SUPPORTED;
+		FAKE_COUNTERS(FAKE_COUNTER_UNSET)
+#undef FAKE_COUNTER_UNSET
 	}
 	for (size_t j = 0; j < ns * nmig; j++)
 		st->msamples[j].mem.ret = st->msamples[j].procs.ret = NVML_ERROR_NOT_SUPPORTED;
@@ -333,12 +336,11 @@ static int parse_sample(struct lex *l, struct fake_state *st) {
 		       get_u32(l, "memory", &s->util.memory);
 	if (strcmp(what, "mem") == 0)
 		return get_mem(l, &s->mem);
-	if (strcmp(what, "power") == 0)
-		return get_res_u32(l, "power", &s->power);
-	if (strcmp(what, "temp") == 0)
-		return get_res_u32(l, "temperature", &s->temp);
-	if (strcmp(what, "smclock") == 0)
-		return get_res_u32(l, "SM clock", &s->smclock);
+#define FAKE_COUNTER_PARSE(field, keyword, name) \
+	if (strcmp(what, keyword) == 0)              \
+		return get_res_u32(l, name, &s->field);
+	FAKE_COUNTERS(FAKE_COUNTER_PARSE)
+#undef FAKE_COUNTER_PARSE
 	if (strcmp(what, "procs") == 0)
 		return get_procs(l, st, &s->procs);
 	if (strcmp(what, "gpm") == 0)
