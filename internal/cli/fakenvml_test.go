@@ -35,7 +35,7 @@ func TestProbeFakeNVML(t *testing.T) {
 	t.Parallel()
 	f := fakenvml.New(t, loadRecording(t, twoTenantsRecording))
 	f.SetStep(229) // B_full: two processes
-	r := run(context.Background(), t, []string{"probe", "--nvml-lib", f.LibPath, "--interval", "100ms", "-o", "json"})
+	r := run(context.Background(), t, []string{"probe", "--nvml-lib", f.LibPath, "--interval", "500ms", "-o", "json"})
 	require.Equal(t, ExitOK, r.code, r.stderr)
 	var rep probeReport
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &rep))
@@ -51,7 +51,7 @@ func TestProbeFakeNVML(t *testing.T) {
 	assert.Equal(t, uint32(441), g.Processes[0].PID)
 	assert.Equal(t, uint32(473), g.Processes[1].PID)
 
-	r = run(context.Background(), t, []string{"probe", "--nvml-lib", f.LibPath, "--interval", "100ms"})
+	r = run(context.Background(), t, []string{"probe", "--nvml-lib", f.LibPath, "--interval", "500ms"})
 	require.Equal(t, ExitOK, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "NVIDIA H100 80GB HBM3")
 	assert.Contains(t, r.stdout, "2: 441 (41.1 GiB), 473 (0.0 GiB)")
@@ -61,7 +61,7 @@ func TestProbeFakeNVML(t *testing.T) {
 func TestProbeFakeNVMLDriverNotLoaded(t *testing.T) {
 	t.Parallel()
 	f := fakenvml.New(t, loadRecording(t, twoTenantsRecording), fakenvml.Fail("nvmlInit_v2", 9, 0, 0))
-	r := run(context.Background(), t, []string{"probe", "--nvml-lib", f.LibPath, "--interval", "100ms"})
+	r := run(context.Background(), t, []string{"probe", "--nvml-lib", f.LibPath, "--interval", "500ms"})
 	assert.Equal(t, ExitError, r.code)
 	assert.Contains(t, r.stderr, "nvml-scaler: ")
 	assert.Contains(t, r.stderr, "the NVIDIA kernel driver is not loaded on this node")
