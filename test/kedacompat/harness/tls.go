@@ -10,37 +10,42 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// testTLS runs a second server requiring mutual TLS, with the files
-// cert-manager would mount, and reaches it with a TriggerAuthentication's
-// caCert, tlsClientCert and tlsClientKey (enableTLS: KEDA v2.17 and later);
-// a wrong CA and plaintext must fail.
-func testTLS(t *testing.T, k KEDA, c Case) {
-	dir := t.TempDir()
-	serverCA, clientCA := newAuthority(t, "nvml-scaler ca"), newAuthority(t, "keda clients")
-	leaf := serverCA.issue(t, "nvml-scaler", x509.ExtKeyUsageServerAuth)
-	srv := startServe(t, "--tls-cert", writeFile(t, dir, "tls.crt", leaf.cert), "--tls-key", writeFile(t, dir, "tls.key", leaf.key),
-		"--tls-client-ca", writeFile(t, dir, "ca.crt", clientCA.pem))
+// caCertShared lists the KEDA releases whose util.NewTLSConfig appends a
+// trigger's caCert to the operator's process-wide root pool, so that every
+// TLS connection made afterwards trusts it too; v2.21.0 adds it to a copy.
+var caCertShared = map[string]bool{"v2.17.3": true}
+
+// testTLS reaches servers requiring mutual TLS, with the files cert-manager
+// would mount, through a TriggerAuthentication's caCert, tlsClientCert and
+// tlsClientKey (enableTLS: KEDA v2.17 and later). A wrong CA and plaintext
+// must fail. Each case has a server of its own: KEDA v2.17 pools connections
+// by scalerAddress alone, so a second config to one address would reuse the
+// first one's connection (v2.20 adds the TLS settings to the key).
+func testTLS(t *testing.T, k KEDA, version string, c Case) {
+	serverCA, clientCA, other := newAuthority(t, "nvml-scaler ca"), newAuthority(t, "keda clients"), newAuthority(t, "other")
 	keda := clientCA.issue(t, "keda-operator", x509.ExtKeyUsageClientAuth)
 	auth := func(ca string) map[string]string {
 		return map[string]string{"caCert": ca, "tlsClientCert": keda.cert, "tlsClientKey": keda.key}
 	}
-
-	// KEDA v2.17 pools gRPC connections by scalerAddress alone (v2.21 by the
-	// TLS settings too), so a second config to the same address would reuse
-	// the first one's connection. Each case spells the address differently:
-	// gRPC's default dns scheme, then the same target with a scheme.
+	unknownCA := "certificate signed by unknown authority"
+	afterTrusted := unknownCA
+	if caCertShared[version] {
+		afterTrusted = "" // the server's CA is in the shared pool by then
+	}
 	tests := []struct {
-		name, addr, enableTLS string
-		auth                  map[string]string
-		wantErr               string
+		name, enableTLS string
+		auth            map[string]string
+		wantErr         string
 	}{
-		{"mutual TLS", srv.grpc, "true", auth(serverCA.pem), ""},
-		{"wrong CA", "dns:///" + srv.grpc, "true", auth(newAuthority(t, "other").pem), "certificate signed by unknown authority"},
-		{"plaintext", "passthrough:///" + srv.grpc, "false", nil, "Unavailable"},
+		// In this order: the first case runs before any trigger trusts serverCA.
+		{"wrong CA", "true", auth(other.pem), unknownCA},
+		{"mutual TLS", "true", auth(serverCA.pem), ""},
+		{"plaintext", "false", nil, "Unavailable"},
+		{"wrong CA once another trigger trusted the right one", "true", auth(other.pem), afterTrusted},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := config(c, tt.addr)
+			cfg := config(c, serveTLS(t, serverCA, clientCA))
 			cfg.Metadata["enableTLS"] = tt.enableTLS
 			cfg.AuthParams = tt.auth
 			s := newScaler(t, k, cfg)
@@ -55,4 +60,14 @@ func testTLS(t *testing.T, k KEDA, c Case) {
 			assert.Equal(t, c.Active, active)
 		})
 	}
+}
+
+// serveTLS starts a server with a certificate from serverCA that requires
+// client certificates from clientCA, and returns its gRPC address.
+func serveTLS(t *testing.T, serverCA, clientCA *authority) string {
+	t.Helper()
+	dir := t.TempDir()
+	leaf := serverCA.issue(t, "nvml-scaler", x509.ExtKeyUsageServerAuth)
+	return startServe(t, "--tls-cert", writeFile(t, dir, "tls.crt", leaf.cert), "--tls-key", writeFile(t, dir, "tls.key", leaf.key),
+		"--tls-client-ca", writeFile(t, dir, "ca.crt", clientCA.pem)).grpc
 }
