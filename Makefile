@@ -13,7 +13,7 @@ COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BENCHTIME ?= 2s
 
-.PHONY: build build-agent test test-keda test-e2e bench-scaling lint fmt vet bench fuzz cover image demo demo-test tidy-check recordings cross
+.PHONY: build build-agent test test-keda test-keda-compat test-e2e bench-scaling lint fmt vet bench fuzz cover image demo demo-test tidy-check recordings cross
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/nvml-scaler
@@ -27,13 +27,15 @@ cross:
 
 # The whole suite: the binding through the fake libnvidia-ml (needs a C compiler),
 # the scaler on replayed recordings (make demo included, TestDemo), a short soak,
-# KEDA's real client (test/keda), the manifests against Kubernetes' and KEDA's
+# KEDA's real client (test/keda; at v2.17 and v2.21 against the built binary,
+# test-keda-compat), the manifests against Kubernetes' and KEDA's
 # types (test/deploy), the image recipe in a glibc-only root (image-test) and
 # the real control plane with KEDA's operator (test-e2e).
 test: lint cross
 	$(GO) test -race -count=1 ./...
 	$(MAKE) soak-short
 	$(MAKE) test-keda
+	$(MAKE) test-keda-compat
 	$(MAKE) test-deploy
 	$(MAKE) image-test
 	$(MAKE) test-e2e
@@ -63,6 +65,20 @@ bench-scaling:
 test-keda:
 	@if [ -f test/keda/go.mod ]; then cd test/keda && $(GO) test -race -count=1 ./...; fi
 
+# KEDA's client at the oldest and newest supported releases, v2.17.3 and
+# v2.21.0, against the binary `make build` leaves in $(BIN), over gRPC: one
+# nested module each under test/kedacompat (neither imports this module, so
+# each builds with the k8s.io modules its KEDA pins), the expectations shared
+# in test/kedacompat/harness. The v2.17 module's cold build cost is in the
+# README.
+KEDA_COMPAT ?= v2.17 v2.21
+test-keda-compat: build
+	cd test/kedacompat/harness && $(GO) test -race -count=1 ./...
+	@for v in $(KEDA_COMPAT); do \
+		echo "test/kedacompat/$$v"; \
+		(cd test/kedacompat/$$v && NVML_SCALER_BIN=$(abspath $(BIN)) $(GO) test -race -count=1 ./...) || exit 1; \
+	done
+
 vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo 'gofmt needed'; exit 1)
@@ -78,8 +94,17 @@ GOLANGCI_LINT         := bin/golangci-lint-$(GOLANGCI_LINT_VERSION)/golangci-lin
 $(GOLANGCI_LINT):
 	GOBIN=$(CURDIR)/$(dir $(GOLANGCI_LINT)) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 
+# The nested modules are linted too, each from its own directory (golangci-lint
+# loads one module at a time) with the same configuration; cold, each one first
+# compiles its dependencies (KEDA, Helm, the control plane's clients): the
+# README has the cost.
+LINT_MODULES ?= test/keda test/deploy test/e2e test/kedacompat/harness test/kedacompat/v2.17 test/kedacompat/v2.21
 lint: vet $(GOLANGCI_LINT)
 	$(GOLANGCI_LINT) run ./...
+	@for m in $(LINT_MODULES); do \
+		echo "golangci-lint: $$m"; \
+		(cd $$m && $(abspath $(GOLANGCI_LINT)) run --config $(CURDIR)/.golangci.yml ./...) || exit 1; \
+	done
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./nvml/... ./scaler/... ./engine/...
