@@ -5,6 +5,8 @@ package agent
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,9 +29,13 @@ type EnginePod struct {
 	// Err says why the pod has no usable reading (wrapping
 	// watch.ErrAbsent); nil when Reading is set.
 	Err error
-	// Reading is the newest reading, on the agent's clock; its per-model
-	// samples do not travel (Reading.ByModel is nil).
+	// Reading is the newest reading, on the agent's clock, with its
+	// per-model samples (Reading.OnlyModel, Reading.ByModel) when PerModel.
 	Reading *engine.Reading
+	// PerModel reports that the agent sent the reading's per-model samples.
+	// An agent of a release before them sends none: its Reading holds the
+	// sums over all models only, so a `model` filter cannot use it.
+	PerModel bool
 }
 
 // encodeEngines writes the pods of v (operator-set --engine-target endpoints
@@ -52,17 +58,30 @@ func encodeEngines(v *watch.View, now time.Time) []*nodev1.EnginePod {
 		} else {
 			r := p.History.Newest()
 			m.ReadUnixNanos = r.Time.UnixNano()
-			m.Samples = encodeSamples(r)
+			m.Samples = encodeSamples(&r.Samples)
+			m.Models = encodeModels(r)
 		}
 		out = append(out, m)
 	}
 	return out
 }
 
-func encodeSamples(r *engine.Reading) []*nodev1.EngineSample {
+// encodeModels writes r's per-model samples: its one model's name, or each
+// model's samples (at most engine.MaxModels, as the reading holds them), in
+// name order.
+func encodeModels(r *engine.Reading) *nodev1.EngineModels {
+	out := &nodev1.EngineModels{Only: r.OnlyModel}
+	names := slices.Sorted(maps.Keys(r.ByModel))
+	for _, name := range names {
+		out.Groups = append(out.Groups, &nodev1.EngineModel{Model: name, Samples: encodeSamples(r.ByModel[name])})
+	}
+	return out
+}
+
+func encodeSamples(ss *[engine.NumMetrics]engine.Sample) []*nodev1.EngineSample {
 	out := make([]*nodev1.EngineSample, engine.NumMetrics)
 	for m := range engine.NumMetrics {
-		s := &r.Samples[m]
+		s := &ss[m]
 		es := &nodev1.EngineSample{Metric: m.String(), Value: s.V, Den: s.Den}
 		if s.Err != nil {
 			es.Error = s.Err.Error()
@@ -93,24 +112,65 @@ func decodeEngines(m *nodev1.Snapshot) ([]EnginePod, error) {
 			continue
 		}
 		r := &engine.Reading{Engine: p.Engine, Time: time.Unix(0, ep.GetReadUnixNanos())}
-		for mt := range engine.NumMetrics {
-			r.Samples[mt].Err = fmt.Errorf("%s: the agent sent no value: %w", mt, errNotSent)
+		if err := decodeSamples(ep.GetSamples(), &r.Samples); err != nil {
+			return nil, fmt.Errorf("node %q snapshot %d, pod %s/%s: %w", m.GetNode(), m.GetSeq(), p.Namespace, p.Name, err)
 		}
-		for _, s := range ep.GetSamples() {
-			mt, ok := engine.ParseMetric(s.GetMetric())
-			if !ok {
-				continue // a newer agent's metric
-			}
-			if len(s.GetBounds()) != len(s.GetCounts()) {
-				return nil, fmt.Errorf("node %q snapshot %d, pod %s/%s, %s: %d histogram bounds for %d counts",
-					m.GetNode(), m.GetSeq(), p.Namespace, p.Name, mt, len(s.GetBounds()), len(s.GetCounts()))
-			}
-			r.Samples[mt] = decodeSample(s)
+		if err := decodeModels(ep.GetModels(), r); err != nil {
+			return nil, fmt.Errorf("node %q snapshot %d, pod %s/%s: %w", m.GetNode(), m.GetSeq(), p.Namespace, p.Name, err)
 		}
-		p.Reading = r
+		p.Reading, p.PerModel = r, ep.GetModels() != nil
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// decodeSamples fills into from ss: a metric this build does not know is
+// skipped, one not sent is absent with errNotSent.
+func decodeSamples(ss []*nodev1.EngineSample, into *[engine.NumMetrics]engine.Sample) error {
+	for mt := range engine.NumMetrics {
+		into[mt].Err = fmt.Errorf("%s: the agent sent no value: %w", mt, errNotSent)
+	}
+	for _, s := range ss {
+		mt, ok := engine.ParseMetric(s.GetMetric())
+		if !ok {
+			continue // a newer agent's metric
+		}
+		if len(s.GetBounds()) != len(s.GetCounts()) {
+			return fmt.Errorf("%s: %d histogram bounds for %d counts", mt, len(s.GetBounds()), len(s.GetCounts()))
+		}
+		into[mt] = decodeSample(s)
+	}
+	return nil
+}
+
+// decodeModels sets r's per-model samples from ms (nil: an older agent sent
+// none). It keeps at most engine.MaxModels groups, as an agent does, and
+// fails on a group without a model name or a name sent twice.
+func decodeModels(ms *nodev1.EngineModels, r *engine.Reading) error {
+	r.OnlyModel = ms.GetOnly()
+	groups := ms.GetGroups()
+	if len(groups) == 0 {
+		return nil
+	}
+	if len(groups) > engine.MaxModels {
+		groups = groups[:engine.MaxModels]
+	}
+	r.ByModel = make(map[string]*[engine.NumMetrics]engine.Sample, len(groups))
+	for _, g := range groups {
+		name := g.GetModel()
+		if name == "" {
+			return errors.New("a per-model sample group without a model name")
+		}
+		if _, dup := r.ByModel[name]; dup {
+			return fmt.Errorf("model %q: two per-model sample groups", name)
+		}
+		var ss [engine.NumMetrics]engine.Sample
+		if err := decodeSamples(g.GetSamples(), &ss); err != nil {
+			return fmt.Errorf("model %q: %w", name, err)
+		}
+		r.ByModel[name] = &ss
+	}
+	return nil
 }
 
 // errNotSent: the agent's catalogue lacks the metric (an older agent).
