@@ -92,4 +92,3 @@ func TestEnginePodsRoundTrip(t *testing.T) {
 	_, err = new(Decoder).Decode(&wire)
 	require.ErrorContains(t, err, "histogram bounds")
 }
-
