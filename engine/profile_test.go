@@ -63,6 +63,17 @@ func TestReadFixtures(t *testing.T) {
 			engine.GenerationTokensPerSecond: {v: 174},
 			engine.RequestsPerSecond:         {v: 5},
 		}},
+		{"tgi_datadog.txt", engine.TGI, map[engine.Metric]want{
+			engine.RequestsWaiting:           {v: 0},
+			engine.RequestsRunning:           {v: 0},
+			engine.KVCacheUsage:              {err: engine.ErrNotExported},
+			engine.TTFT:                      {err: engine.ErrNotExported},
+			engine.ITL:                       {count: 109, sum: 8.643160945}, // mean time per token, per request
+			engine.QueueTime:                 {count: 109, sum: 295.275961956},
+			engine.E2ELatency:                {count: 109, sum: 541.2140316159999},
+			engine.GenerationTokensPerSecond: {err: engine.ErrNotExported},
+			engine.RequestsPerSecond:         {v: 109},
+		}},
 		{"triton_trtllm_readme.txt", engine.Triton, map[engine.Metric]want{
 			engine.RequestsWaiting:           {v: 0},
 			engine.RequestsRunning:           {v: 0},                       // request_type="active"

@@ -65,6 +65,7 @@ func TestScrapeFixtures(t *testing.T) {
 		{"sglang openmetrics", "sglang_docs.txt", "application/openmetrics-text; version=1.0.0; charset=utf-8", false, engine.SGLang},
 		{"nim no content type", "nim_datadog.txt", "", false, engine.NIM},
 		{"triton", "triton_trtllm_readme.txt", "text/plain; charset=utf-8", false, engine.Triton},
+		{"tgi", "tgi_datadog.txt", "text/plain; version=0.0.4", false, engine.TGI},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,8 +3,8 @@
 package agent
 
 import (
-	"errors"
-	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,9 +27,13 @@ type EnginePod struct {
 	// Err says why the pod has no usable reading (wrapping
 	// watch.ErrAbsent); nil when Reading is set.
 	Err error
-	// Reading is the newest reading, on the agent's clock; its per-model
-	// samples do not travel (Reading.ByModel is nil).
+	// Reading is the newest reading, on the agent's clock, with its
+	// per-model samples (Reading.OnlyModel, Reading.ByModel) when PerModel.
 	Reading *engine.Reading
+	// PerModel reports that the agent sent the reading's per-model samples.
+	// An agent of a release before them sends none: its Reading holds the
+	// sums over all models only, so a `model` filter cannot use it.
+	PerModel bool
 }
 
 // encodeEngines writes the pods of v (operator-set --engine-target endpoints
@@ -52,17 +56,30 @@ func encodeEngines(v *watch.View, now time.Time) []*nodev1.EnginePod {
 		} else {
 			r := p.History.Newest()
 			m.ReadUnixNanos = r.Time.UnixNano()
-			m.Samples = encodeSamples(r)
+			m.Samples = encodeSamples(&r.Samples)
+			m.Models = encodeModels(r)
 		}
 		out = append(out, m)
 	}
 	return out
 }
 
-func encodeSamples(r *engine.Reading) []*nodev1.EngineSample {
+// encodeModels writes r's per-model samples: its one model's name, or each
+// model's samples (at most engine.MaxModels, as the reading holds them), in
+// name order.
+func encodeModels(r *engine.Reading) *nodev1.EngineModels {
+	out := &nodev1.EngineModels{Only: r.OnlyModel}
+	names := slices.Sorted(maps.Keys(r.ByModel))
+	for _, name := range names {
+		out.Groups = append(out.Groups, &nodev1.EngineModel{Model: name, Samples: encodeSamples(r.ByModel[name])})
+	}
+	return out
+}
+
+func encodeSamples(ss *[engine.NumMetrics]engine.Sample) []*nodev1.EngineSample {
 	out := make([]*nodev1.EngineSample, engine.NumMetrics)
 	for m := range engine.NumMetrics {
-		s := &r.Samples[m]
+		s := &ss[m]
 		es := &nodev1.EngineSample{Metric: m.String(), Value: s.V, Den: s.Den}
 		if s.Err != nil {
 			es.Error = s.Err.Error()
@@ -71,58 +88,6 @@ func encodeSamples(r *engine.Reading) []*nodev1.EngineSample {
 			es.Bounds, es.Counts, es.Sum, es.Count = h.Bounds, h.Counts, h.Sum, h.Count
 		}
 		out[m] = es
-	}
-	return out
-}
-
-// decodeEngines reads m's engine pods. A metric this build does not know is
-// skipped; one that is not sent is absent with that reason.
-func decodeEngines(m *nodev1.Snapshot) ([]EnginePod, error) {
-	var out []EnginePod
-	for _, ep := range m.GetEnginePods() {
-		p := EnginePod{Namespace: ep.GetNamespace(), Name: ep.GetName(), GPUs: ep.GetGpuUuids(), Engine: engine.Engine(ep.GetEngine())}
-		if p.Namespace == "" || p.Name == "" {
-			return nil, fmt.Errorf("node %q snapshot %d: an engine pod without namespace and name", m.GetNode(), m.GetSeq())
-		}
-		if e := ep.GetError(); e != "" || len(ep.GetSamples()) == 0 {
-			if e == "" {
-				e = "no reading sent"
-			}
-			p.Err = fmt.Errorf("%s/%s on node %s: %w: %s", p.Namespace, p.Name, m.GetNode(), watch.ErrAbsent, e)
-			out = append(out, p)
-			continue
-		}
-		r := &engine.Reading{Engine: p.Engine, Time: time.Unix(0, ep.GetReadUnixNanos())}
-		for mt := range engine.NumMetrics {
-			r.Samples[mt].Err = fmt.Errorf("%s: the agent sent no value: %w", mt, errNotSent)
-		}
-		for _, s := range ep.GetSamples() {
-			mt, ok := engine.ParseMetric(s.GetMetric())
-			if !ok {
-				continue // a newer agent's metric
-			}
-			if len(s.GetBounds()) != len(s.GetCounts()) {
-				return nil, fmt.Errorf("node %q snapshot %d, pod %s/%s, %s: %d histogram bounds for %d counts",
-					m.GetNode(), m.GetSeq(), p.Namespace, p.Name, mt, len(s.GetBounds()), len(s.GetCounts()))
-			}
-			r.Samples[mt] = decodeSample(s)
-		}
-		p.Reading = r
-		out = append(out, p)
-	}
-	return out, nil
-}
-
-// errNotSent: the agent's catalogue lacks the metric (an older agent).
-var errNotSent = errors.New("not sent by the agent")
-
-func decodeSample(s *nodev1.EngineSample) engine.Sample {
-	out := engine.Sample{V: s.GetValue(), Den: s.GetDen()}
-	if e := s.GetError(); e != "" {
-		out.Err = errors.New(e)
-	}
-	if len(s.GetBounds()) > 0 {
-		out.Hist = &engine.Histogram{Bounds: s.GetBounds(), Counts: s.GetCounts(), Sum: s.GetSum(), Count: s.GetCount()}
 	}
 	return out
 }

@@ -72,6 +72,9 @@ func TestEnginePodsRoundTrip(t *testing.T) {
 		}
 	}
 	require.NotNil(t, p.Reading.Samples[engine.TTFT].Hist, "the vLLM body's TTFT histogram travels")
+	assert.True(t, p.PerModel)
+	assert.Equal(t, "facebook/opt-125m", p.Reading.OnlyModel, "one model: its name travels, its samples are the totals")
+	assert.Nil(t, p.Reading.ByModel)
 
 	down := got.EnginePods[1]
 	require.ErrorIs(t, down.Err, watch.ErrAbsent)

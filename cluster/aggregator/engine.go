@@ -53,7 +53,9 @@ func engineState(prev map[string]enginePod, n *agent.Node, skew time.Duration) m
 // evaluateEngine serves an engine trigger: the Ready, not terminating pods of
 // q's target, across nodes, each from the engine scrapes its node's agent
 // streamed, combined as the node server combines its pods (histograms merged
-// before a mean or quantile; onMissing for a pod without a value).
+// before a mean or quantile; `model` selecting each pod's series of that
+// model; onMissing for a pod without a value, and for a pod whose agent, of
+// an older release, streams no per-model samples when `model` is set).
 func (a *Aggregator) evaluateEngine(q *query) (float64, error) {
 	c, err := a.explainEngine(q)
 	return c.Value, err
@@ -103,6 +105,10 @@ func (a *Aggregator) explainEngine(q *query) (enginetrigger.Contribution, error)
 				break
 			}
 			wp.GPUs, wp.Engine, wp.History, wp.Err = ep.pod.GPUs, ep.pod.Engine, ep.hist, ep.pod.Err
+			if wp.Err == nil && q.engine.Model != "" && !ep.pod.PerModel {
+				wp.Err = fmt.Errorf("pod %s: %w: the agent on node %s streams no per-model samples (a release before them), so model %q cannot select its series; upgrade that agent, or leave out model",
+					p.key, watch.ErrAbsent, p.nodeName, q.engine.Model)
+			}
 			v.Interval = max(v.Interval, ep.interval)
 		}
 		v.Pods = append(v.Pods, wp)

@@ -271,8 +271,15 @@ type EnginePod struct {
 	// error says why the pod has no usable reading; "" when it has one.
 	Error string `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
 	// read_unix_nanos is when the reading was scraped, on the agent's clock.
-	ReadUnixNanos int64           `protobuf:"varint,6,opt,name=read_unix_nanos,json=readUnixNanos,proto3" json:"read_unix_nanos,omitempty"`
-	Samples       []*EngineSample `protobuf:"bytes,7,rep,name=samples,proto3" json:"samples,omitempty"`
+	ReadUnixNanos int64 `protobuf:"varint,6,opt,name=read_unix_nanos,json=readUnixNanos,proto3" json:"read_unix_nanos,omitempty"`
+	// samples are the pod's metrics over all its series.
+	Samples []*EngineSample `protobuf:"bytes,7,rep,name=samples,proto3" json:"samples,omitempty"`
+	// models holds the reading's samples per model. Agents since per-model
+	// samples were added set it with every reading (empty when the engine
+	// labels no model); an older agent's reading lacks it, and an engine
+	// trigger with `model` cannot use that reading. An older aggregator
+	// ignores it.
+	Models        *EngineModels `protobuf:"bytes,8,opt,name=models,proto3" json:"models,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -356,6 +363,128 @@ func (x *EnginePod) GetSamples() []*EngineSample {
 	return nil
 }
 
+func (x *EnginePod) GetModels() *EngineModels {
+	if x != nil {
+		return x.Models
+	}
+	return nil
+}
+
+// EngineModels is how the pod's series split by the model-name label the
+// engine profile names (engine.Profile.ModelLabel: "model_name", on Triton
+// "model").
+type EngineModels struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// only is the one model all the pod's series carry: EnginePod.samples are
+	// its samples too, and groups is empty. "" when the series carry none or
+	// several.
+	Only string `protobuf:"bytes,1,opt,name=only,proto3" json:"only,omitempty"`
+	// groups are the samples of each model when the series carry several: at
+	// most engine.MaxModels (8) of them, the first in name order; further
+	// models count only in EnginePod.samples.
+	Groups        []*EngineModel `protobuf:"bytes,2,rep,name=groups,proto3" json:"groups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EngineModels) Reset() {
+	*x = EngineModels{}
+	mi := &file_nodev1_node_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EngineModels) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EngineModels) ProtoMessage() {}
+
+func (x *EngineModels) ProtoReflect() protoreflect.Message {
+	mi := &file_nodev1_node_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EngineModels.ProtoReflect.Descriptor instead.
+func (*EngineModels) Descriptor() ([]byte, []int) {
+	return file_nodev1_node_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *EngineModels) GetOnly() string {
+	if x != nil {
+		return x.Only
+	}
+	return ""
+}
+
+func (x *EngineModels) GetGroups() []*EngineModel {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+// EngineModel is one model's samples.
+type EngineModel struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// model is the model-name label's value, e.g. "meta-llama/Llama-3.1-8B-Instruct".
+	Model         string          `protobuf:"bytes,1,opt,name=model,proto3" json:"model,omitempty"`
+	Samples       []*EngineSample `protobuf:"bytes,2,rep,name=samples,proto3" json:"samples,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EngineModel) Reset() {
+	*x = EngineModel{}
+	mi := &file_nodev1_node_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EngineModel) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EngineModel) ProtoMessage() {}
+
+func (x *EngineModel) ProtoReflect() protoreflect.Message {
+	mi := &file_nodev1_node_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EngineModel.ProtoReflect.Descriptor instead.
+func (*EngineModel) Descriptor() ([]byte, []int) {
+	return file_nodev1_node_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *EngineModel) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *EngineModel) GetSamples() []*EngineSample {
+	if x != nil {
+		return x.Samples
+	}
+	return nil
+}
+
 // EngineSample is engine.Sample of the metric it names, over all the pod's
 // series.
 type EngineSample struct {
@@ -377,7 +506,7 @@ type EngineSample struct {
 
 func (x *EngineSample) Reset() {
 	*x = EngineSample{}
-	mi := &file_nodev1_node_proto_msgTypes[3]
+	mi := &file_nodev1_node_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -389,7 +518,7 @@ func (x *EngineSample) String() string {
 func (*EngineSample) ProtoMessage() {}
 
 func (x *EngineSample) ProtoReflect() protoreflect.Message {
-	mi := &file_nodev1_node_proto_msgTypes[3]
+	mi := &file_nodev1_node_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -402,7 +531,7 @@ func (x *EngineSample) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EngineSample.ProtoReflect.Descriptor instead.
 func (*EngineSample) Descriptor() ([]byte, []int) {
-	return file_nodev1_node_proto_rawDescGZIP(), []int{3}
+	return file_nodev1_node_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *EngineSample) GetMetric() string {
@@ -475,7 +604,7 @@ type Device struct {
 
 func (x *Device) Reset() {
 	*x = Device{}
-	mi := &file_nodev1_node_proto_msgTypes[4]
+	mi := &file_nodev1_node_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -487,7 +616,7 @@ func (x *Device) String() string {
 func (*Device) ProtoMessage() {}
 
 func (x *Device) ProtoReflect() protoreflect.Message {
-	mi := &file_nodev1_node_proto_msgTypes[4]
+	mi := &file_nodev1_node_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -500,7 +629,7 @@ func (x *Device) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Device.ProtoReflect.Descriptor instead.
 func (*Device) Descriptor() ([]byte, []int) {
-	return file_nodev1_node_proto_rawDescGZIP(), []int{4}
+	return file_nodev1_node_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Device) GetIndex() int32 {
@@ -558,7 +687,7 @@ type GPUState struct {
 
 func (x *GPUState) Reset() {
 	*x = GPUState{}
-	mi := &file_nodev1_node_proto_msgTypes[5]
+	mi := &file_nodev1_node_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -570,7 +699,7 @@ func (x *GPUState) String() string {
 func (*GPUState) ProtoMessage() {}
 
 func (x *GPUState) ProtoReflect() protoreflect.Message {
-	mi := &file_nodev1_node_proto_msgTypes[5]
+	mi := &file_nodev1_node_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -583,7 +712,7 @@ func (x *GPUState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GPUState.ProtoReflect.Descriptor instead.
 func (*GPUState) Descriptor() ([]byte, []int) {
-	return file_nodev1_node_proto_rawDescGZIP(), []int{5}
+	return file_nodev1_node_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GPUState) GetHealth() uint32 {
@@ -631,7 +760,7 @@ type Attribution struct {
 
 func (x *Attribution) Reset() {
 	*x = Attribution{}
-	mi := &file_nodev1_node_proto_msgTypes[6]
+	mi := &file_nodev1_node_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -643,7 +772,7 @@ func (x *Attribution) String() string {
 func (*Attribution) ProtoMessage() {}
 
 func (x *Attribution) ProtoReflect() protoreflect.Message {
-	mi := &file_nodev1_node_proto_msgTypes[6]
+	mi := &file_nodev1_node_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -656,7 +785,7 @@ func (x *Attribution) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attribution.ProtoReflect.Descriptor instead.
 func (*Attribution) Descriptor() ([]byte, []int) {
-	return file_nodev1_node_proto_rawDescGZIP(), []int{6}
+	return file_nodev1_node_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Attribution) GetAvailable() bool {
@@ -703,7 +832,7 @@ type Owner struct {
 
 func (x *Owner) Reset() {
 	*x = Owner{}
-	mi := &file_nodev1_node_proto_msgTypes[7]
+	mi := &file_nodev1_node_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -715,7 +844,7 @@ func (x *Owner) String() string {
 func (*Owner) ProtoMessage() {}
 
 func (x *Owner) ProtoReflect() protoreflect.Message {
-	mi := &file_nodev1_node_proto_msgTypes[7]
+	mi := &file_nodev1_node_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -728,7 +857,7 @@ func (x *Owner) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Owner.ProtoReflect.Descriptor instead.
 func (*Owner) Descriptor() ([]byte, []int) {
-	return file_nodev1_node_proto_rawDescGZIP(), []int{7}
+	return file_nodev1_node_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Owner) GetDeviceUuid() string {
@@ -790,7 +919,7 @@ const file_nodev1_node_proto_rawDesc = "" +
 	"\fmetric_names\x18\v \x03(\tR\vmetricNames\x12>\n" +
 	"\vengine_pods\x18\f \x03(\v2\x1d.nvmlscaler.node.v1.EnginePodR\n" +
 	"enginePods\x122\n" +
-	"\x15engine_interval_nanos\x18\r \x01(\x03R\x13engineIntervalNanos\"\xec\x01\n" +
+	"\x15engine_interval_nanos\x18\r \x01(\x03R\x13engineIntervalNanos\"\xa6\x02\n" +
 	"\tEnginePod\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1b\n" +
@@ -798,7 +927,14 @@ const file_nodev1_node_proto_rawDesc = "" +
 	"\x06engine\x18\x04 \x01(\tR\x06engine\x12\x14\n" +
 	"\x05error\x18\x05 \x01(\tR\x05error\x12&\n" +
 	"\x0fread_unix_nanos\x18\x06 \x01(\x03R\rreadUnixNanos\x12:\n" +
-	"\asamples\x18\a \x03(\v2 .nvmlscaler.node.v1.EngineSampleR\asamples\"\xbc\x01\n" +
+	"\asamples\x18\a \x03(\v2 .nvmlscaler.node.v1.EngineSampleR\asamples\x128\n" +
+	"\x06models\x18\b \x01(\v2 .nvmlscaler.node.v1.EngineModelsR\x06models\"[\n" +
+	"\fEngineModels\x12\x12\n" +
+	"\x04only\x18\x01 \x01(\tR\x04only\x127\n" +
+	"\x06groups\x18\x02 \x03(\v2\x1f.nvmlscaler.node.v1.EngineModelR\x06groups\"_\n" +
+	"\vEngineModel\x12\x14\n" +
+	"\x05model\x18\x01 \x01(\tR\x05model\x12:\n" +
+	"\asamples\x18\x02 \x03(\v2 .nvmlscaler.node.v1.EngineSampleR\asamples\"\xbc\x01\n" +
 	"\fEngineSample\x12\x16\n" +
 	"\x06metric\x18\x01 \x01(\tR\x06metric\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value\x12\x10\n" +
@@ -846,31 +982,36 @@ func file_nodev1_node_proto_rawDescGZIP() []byte {
 	return file_nodev1_node_proto_rawDescData
 }
 
-var file_nodev1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_nodev1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_nodev1_node_proto_goTypes = []any{
 	(*WatchRequest)(nil), // 0: nvmlscaler.node.v1.WatchRequest
 	(*Snapshot)(nil),     // 1: nvmlscaler.node.v1.Snapshot
 	(*EnginePod)(nil),    // 2: nvmlscaler.node.v1.EnginePod
-	(*EngineSample)(nil), // 3: nvmlscaler.node.v1.EngineSample
-	(*Device)(nil),       // 4: nvmlscaler.node.v1.Device
-	(*GPUState)(nil),     // 5: nvmlscaler.node.v1.GPUState
-	(*Attribution)(nil),  // 6: nvmlscaler.node.v1.Attribution
-	(*Owner)(nil),        // 7: nvmlscaler.node.v1.Owner
+	(*EngineModels)(nil), // 3: nvmlscaler.node.v1.EngineModels
+	(*EngineModel)(nil),  // 4: nvmlscaler.node.v1.EngineModel
+	(*EngineSample)(nil), // 5: nvmlscaler.node.v1.EngineSample
+	(*Device)(nil),       // 6: nvmlscaler.node.v1.Device
+	(*GPUState)(nil),     // 7: nvmlscaler.node.v1.GPUState
+	(*Attribution)(nil),  // 8: nvmlscaler.node.v1.Attribution
+	(*Owner)(nil),        // 9: nvmlscaler.node.v1.Owner
 }
 var file_nodev1_node_proto_depIdxs = []int32{
-	4, // 0: nvmlscaler.node.v1.Snapshot.devices:type_name -> nvmlscaler.node.v1.Device
-	5, // 1: nvmlscaler.node.v1.Snapshot.gpus:type_name -> nvmlscaler.node.v1.GPUState
-	6, // 2: nvmlscaler.node.v1.Snapshot.attribution:type_name -> nvmlscaler.node.v1.Attribution
-	2, // 3: nvmlscaler.node.v1.Snapshot.engine_pods:type_name -> nvmlscaler.node.v1.EnginePod
-	3, // 4: nvmlscaler.node.v1.EnginePod.samples:type_name -> nvmlscaler.node.v1.EngineSample
-	7, // 5: nvmlscaler.node.v1.Attribution.owners:type_name -> nvmlscaler.node.v1.Owner
-	0, // 6: nvmlscaler.node.v1.NodeSnapshots.Watch:input_type -> nvmlscaler.node.v1.WatchRequest
-	1, // 7: nvmlscaler.node.v1.NodeSnapshots.Watch:output_type -> nvmlscaler.node.v1.Snapshot
-	7, // [7:8] is the sub-list for method output_type
-	6, // [6:7] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	6,  // 0: nvmlscaler.node.v1.Snapshot.devices:type_name -> nvmlscaler.node.v1.Device
+	7,  // 1: nvmlscaler.node.v1.Snapshot.gpus:type_name -> nvmlscaler.node.v1.GPUState
+	8,  // 2: nvmlscaler.node.v1.Snapshot.attribution:type_name -> nvmlscaler.node.v1.Attribution
+	2,  // 3: nvmlscaler.node.v1.Snapshot.engine_pods:type_name -> nvmlscaler.node.v1.EnginePod
+	5,  // 4: nvmlscaler.node.v1.EnginePod.samples:type_name -> nvmlscaler.node.v1.EngineSample
+	3,  // 5: nvmlscaler.node.v1.EnginePod.models:type_name -> nvmlscaler.node.v1.EngineModels
+	4,  // 6: nvmlscaler.node.v1.EngineModels.groups:type_name -> nvmlscaler.node.v1.EngineModel
+	5,  // 7: nvmlscaler.node.v1.EngineModel.samples:type_name -> nvmlscaler.node.v1.EngineSample
+	9,  // 8: nvmlscaler.node.v1.Attribution.owners:type_name -> nvmlscaler.node.v1.Owner
+	0,  // 9: nvmlscaler.node.v1.NodeSnapshots.Watch:input_type -> nvmlscaler.node.v1.WatchRequest
+	1,  // 10: nvmlscaler.node.v1.NodeSnapshots.Watch:output_type -> nvmlscaler.node.v1.Snapshot
+	10, // [10:11] is the sub-list for method output_type
+	9,  // [9:10] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_nodev1_node_proto_init() }
@@ -884,7 +1025,7 @@ func file_nodev1_node_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_nodev1_node_proto_rawDesc), len(file_nodev1_node_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
