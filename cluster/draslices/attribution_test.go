@@ -16,7 +16,9 @@ import (
 
 // cdi is the CDI device NVIDIA's driver prepares for device of a claim
 // (CDIHandler.GetClaimDeviceName: k8s.gpu.nvidia.com/claim=<claim UID>-<device>).
-func cdi(claimUID, device string) string { return "k8s.gpu.nvidia.com/claim=" + claimUID + "-" + device }
+func cdi(claimUID, device string) string {
+	return "k8s.gpu.nvidia.com/claim=" + claimUID + "-" + device
+}
 
 // TestAttributesDRAPods: pods whose GPUs came through DRA claims, as the
 // kubelet's PodResources reports them, are attributed to the UUIDs the
