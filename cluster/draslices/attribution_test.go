@@ -31,7 +31,7 @@ func TestAttributesDRAPods(t *testing.T) {
 	g0, g1 := rec.Devices[0], rec.Devices[1]
 	api := newFakeAPI(t, selector)
 	api.put(slice("node-a-gpu.nvidia.com-0", 1, gpuDevice(gpu0, g0), migDevice(migDynamic, g0, nil)))
-	slices := start(t, api)
+	slices := start(t, api, 10*time.Millisecond)
 
 	k := kubelettest.Start(t)
 	const uid0, uid1, uid2 = "2f5b0c7e-5d6a-4d43-9d0e-0c1f3b7a9e11", "8c3a1d2e-7b4f-4e5a-9c6d-1e2f3a4b5c6d", "4e5f6a7b-8c9d-4e0f-a1b2-c3d4e5f6a7b8"

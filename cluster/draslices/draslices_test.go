@@ -74,16 +74,16 @@ func slice(name string, generation int64, devices ...resourcev1.Device) *resourc
 			Pool: resourcev1.ResourcePool{Name: node, Generation: generation, ResourceSliceCount: 1}}}
 }
 
-// start serves api and runs a Watcher of node's gpu.nvidia.com slices on it
-// until the test ends.
-func start(t *testing.T, api *fakeAPI) *draslices.Watcher {
+// start serves api and runs a Watcher of node's gpu.nvidia.com slices on it,
+// retrying failures after backoff, until the test ends.
+func start(t *testing.T, api *fakeAPI, backoff time.Duration) *draslices.Watcher {
 	t.Helper()
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
 	tok := filepath.Join(t.TempDir(), "token")
 	require.NoError(t, os.WriteFile(tok, []byte("tok-123\n"), 0o600))
 	w, err := draslices.New(draslices.Config{Server: srv.URL, Node: node, Driver: attribution.DRADriver,
-		TokenFile: tok, Backoff: 10 * time.Millisecond})
+		TokenFile: tok, Backoff: backoff})
 	require.NoError(t, err)
 	_, err = w.DeviceUUID(attribution.DRADriver, node, gpu0)
 	require.ErrorIs(t, err, draslices.ErrNotListed)
@@ -113,7 +113,7 @@ func TestDeviceUUID(t *testing.T) {
 	api.put(slice("node-a-gpu.nvidia.com-old", 1, gpuDevice("gpu-7", g0)))
 	api.put(slice("node-a-gpu.nvidia.com-0", 2, gpuDevice(gpu0, g0), migDevice(migDynamic, g0, nil)))
 	api.put(slice("node-a-gpu.nvidia.com-1", 2, qualified, migDevice(migStatic, g1, &g1.MIGDevices[0])))
-	w := start(t, api)
+	w := start(t, api, 10*time.Millisecond)
 
 	for dev, want := range map[string]string{gpu0: g0.UUID.Value, gpu1: g1.UUID.Value, migStatic: g1.MIGDevices[0].UUID.Value} {
 		got, err := w.DeviceUUID(attribution.DRADriver, node, dev)
@@ -127,6 +127,23 @@ func TestDeviceUUID(t *testing.T) {
 	require.ErrorIs(t, err, draslices.ErrNoDevice, "a device of an older generation of the pool is gone")
 	_, err = w.DeviceUUID("compute-domain.nvidia.com", node, "channel-0")
 	require.ErrorIs(t, err, draslices.ErrNoDevice, "another driver's slices are not watched")
+}
+
+// TestRelistOnGone: a watch whose version expired (an ERROR event, code 410)
+// lists again at once, and what changed meanwhile is seen.
+func TestRelistOnGone(t *testing.T) {
+	t.Parallel()
+	rec := h100(t)
+	api := newFakeAPI(t, selector)
+	api.gone = 1
+	api.put(slice("node-a-gpu.nvidia.com-0", 1, gpuDevice(gpu0, rec.Devices[0])))
+	w := start(t, api, time.Hour) // a failure would wait an hour: 410 must not
+	require.Eventually(t, func() bool { return api.listed() == 2 }, 10*time.Second, 5*time.Millisecond, "relisted after 410")
+	api.put(slice("node-a-gpu.nvidia.com-1", 1, gpuDevice(gpu1, rec.Devices[1])))
+	require.Eventually(t, func() bool {
+		u, err := w.DeviceUUID(attribution.DRADriver, node, gpu1)
+		return err == nil && u == rec.Devices[1].UUID.Value
+	}, 10*time.Second, 5*time.Millisecond, "the watch after the relist")
 }
 
 func TestNewRejects(t *testing.T) {

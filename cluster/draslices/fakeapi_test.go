@@ -31,6 +31,9 @@ type fakeAPI struct {
 	log     []watchEvent
 	changed chan struct{} // closed and replaced on every change
 	lists   int
+	// gone is how many watches still to answer with an ERROR event of code
+	// 410 (the version expired), as an API server does after compaction.
+	gone int
 }
 
 type watchEvent struct {
@@ -87,6 +90,12 @@ func (a *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	from, err := strconv.Atoi(r.URL.Query().Get("resourceVersion"))
 	assert.NoError(a.t, err)
 	enc := json.NewEncoder(w)
+	if a.expired() {
+		_ = enc.Encode(map[string]any{"type": "ERROR", "object": metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
+			Status: metav1.StatusFailure, Code: http.StatusGone, Reason: metav1.StatusReasonExpired,
+			Message: "too old resource version: " + strconv.Itoa(from)}})
+		return
+	}
 	for {
 		a.mu.Lock()
 		var evs []watchEvent
@@ -108,6 +117,24 @@ func (a *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case <-changed:
 		}
 	}
+}
+
+// expired reports whether this watch is to be answered 410, counting it.
+func (a *fakeAPI) expired() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.gone == 0 {
+		return false
+	}
+	a.gone--
+	return true
+}
+
+// listed returns how many lists were answered.
+func (a *fakeAPI) listed() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.lists
 }
 
 func (a *fakeAPI) list(w http.ResponseWriter) {
