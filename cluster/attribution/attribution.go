@@ -4,11 +4,14 @@
 // from the kubelet's PodResources API (v1 List) on the node's unix socket.
 //
 // The kubelet reports, for every container, the device IDs its device plugins
-// allocated. For NVIDIA's device plugin those are GPU UUIDs ("GPU-…"), MIG
+// allocated, and the devices its DRA ResourceClaims hold (Kubernetes 1.34 on,
+// or 1.27 on with the kubelet feature gate KubeletPodResourcesDynamicResources). For NVIDIA's device plugin those are GPU UUIDs ("GPU-…"), MIG
 // UUIDs ("MIG-…") or, with deviceIDStrategy=index, NVML indexes ("0", "1");
 // with time-slicing or MPS sharing each replica carries a "::N" suffix. This
 // package keeps the resources named nvidia.com/… and strips the suffix; the
-// agent resolves index IDs against its device list.
+// agent resolves index IDs against its device list. DRA devices are named by
+// driver, pool and device ("gpu.nvidia.com", node, "gpu-0"); a [DRADevices]
+// (the node's ResourceSlices) resolves them to UUIDs.
 //
 // Attribution never blocks metrics: when the socket is missing or the process
 // may not open it, the [Attribution] says unavailable and why, and the
@@ -42,6 +45,10 @@ type Attribution struct {
 	// Owners lists each allocated device once per container holding it, sorted
 	// by device ID, namespace, pod and container.
 	Owners []Owner
+	// Notes says, sorted, which allocated GPUs could not be attributed and
+	// why: a DRA device whose ResourceSlice has no uuid attribute, or any DRA
+	// device while DRA attribution is off. Empty when every one was.
+	Notes []string
 }
 
 // Owner is one device allocated to one container.
@@ -53,7 +60,8 @@ type Owner struct {
 	Pod       string
 	Container string
 	// Resource is the extended resource the device was allocated as, e.g.
-	// nvidia.com/gpu or nvidia.com/mig-1g.10gb.
+	// nvidia.com/gpu or nvidia.com/mig-1g.10gb, or the DRA driver that
+	// allocated it through a ResourceClaim ([DRADriver]).
 	Resource string
 }
 
@@ -69,7 +77,8 @@ func (a *Attribution) SameAnswer(b *Attribution) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
-	return a.Available == b.Available && a.Reason == b.Reason && slices.Equal(a.Owners, b.Owners)
+	return a.Available == b.Available && a.Reason == b.Reason && slices.Equal(a.Owners, b.Owners) &&
+		slices.Equal(a.Notes, b.Notes)
 }
 
 // DeviceID strips a "::N" sharing suffix (time-slicing, MPS) from a device

@@ -55,14 +55,14 @@ func TestFromList(t *testing.T) {
 			}},
 		}},
 	}}
-	got := attribution.FromList(resp, at)
+	got := attribution.FromList(resp, at, nil)
 	assert.Equal(t, &attribution.Attribution{Available: true, Time: at, Owners: []attribution.Owner{
 		{DeviceID: "GPU-a", Namespace: "llm", Pod: "vllm-0", Container: "server", Resource: "nvidia.com/gpu"},
 		{DeviceID: "GPU-b", Namespace: "llm", Pod: "vllm-0", Container: "server", Resource: "nvidia.com/gpu"},
 		{DeviceID: "GPU-c", Namespace: "llm", Pod: "shared", Container: "c", Resource: "nvidia.com/gpu.shared"},
 		{DeviceID: "MIG-x", Namespace: "batch", Pod: "mig", Container: "w", Resource: "nvidia.com/mig-1g.10gb"},
 	}}, got)
-	assert.True(t, got.SameAnswer(attribution.FromList(resp, at.Add(time.Hour))), "Time is not part of the answer")
+	assert.True(t, got.SameAnswer(attribution.FromList(resp, at.Add(time.Hour), nil)), "Time is not part of the answer")
 }
 
 func TestWatcherReadsKubelet(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -40,6 +41,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock for Attribution.Time; nil means time.Now.
 	Now func() time.Time
+	// DRA resolves DRA devices to UUIDs (the node's ResourceSlices); nil
+	// leaves them unattributed, each with a note.
+	DRA DRADevices
 }
 
 // Watcher asks the kubelet which container holds which device, every Interval,
@@ -51,6 +55,7 @@ type Watcher struct {
 	timeout  time.Duration
 	log      *slog.Logger
 	now      func() time.Time
+	dra      DRADevices
 	conn     *grpc.ClientConn
 	client   podresourcesv1.PodResourcesListerClient
 	cur      atomic.Pointer[Attribution]
@@ -90,7 +95,7 @@ func NewWatcher(cfg Config) (*Watcher, error) {
 		return nil, fmt.Errorf("attribution: kubelet socket %s: %w", cfg.Socket, err)
 	}
 	w := &Watcher{socket: cfg.Socket, interval: cfg.Interval, timeout: cfg.Timeout, log: cfg.Logger,
-		now: cfg.Now, conn: conn, client: podresourcesv1.NewPodResourcesListerClient(conn)}
+		now: cfg.Now, dra: cfg.DRA, conn: conn, client: podresourcesv1.NewPodResourcesListerClient(conn)}
 	w.cur.Store(Unavailable("the kubelet has not been asked yet", cfg.Now()))
 	return w, nil
 }
@@ -133,6 +138,11 @@ func (w *Watcher) Poll(ctx context.Context) *Attribution {
 			w.log.Warn("gpu attribution unavailable", "socket", w.socket, "reason", next.Reason)
 		}
 	}
+	for _, n := range next.Notes {
+		if !slices.Contains(prev.Notes, n) { // each new note once, not every poll
+			w.log.Warn("gpu not attributed", "note", n)
+		}
+	}
 	w.cur.Store(next)
 	return next
 }
@@ -148,7 +158,7 @@ func (w *Watcher) list(ctx context.Context) *Attribution {
 	if err != nil {
 		return Unavailable(fmt.Sprintf("kubelet PodResources List on %s: %s", w.socket, status.Convert(err).Message()), now)
 	}
-	return FromList(resp, now)
+	return FromList(resp, now, w.dra)
 }
 
 // socketReason explains a socket that cannot be used, with the fix.

@@ -101,6 +101,9 @@ func (f *serveFlags) validate(cmd *cobra.Command) error {
 	if err := f.engine.validate(); err != nil {
 		return err
 	}
+	if f.nodeAPI.dra && f.nodeAPI.listen == "" && !f.engine.pods {
+		return usageErrorf("--dra attributes DRA GPUs to pods, which only --node-api-listen and --engine-pods use: add one, or drop --dra")
+	}
 	return f.source.validate(cmd.Flags())
 }
 
@@ -154,12 +157,19 @@ func runServe(ctx context.Context, d *deps, f *serveFlags) error {
 		return errors.Join(err, src.Close())
 	}
 	m.WatchSampler(sampler)
-	if f.engine.pods && f.nodeName == "" {
-		if v, _ := d.lookupEnv("NODE_NAME"); v == "" {
-			return errors.Join(usageErrorf("--engine-pods: no node name: set --node-name or $NODE_NAME (from spec.nodeName)"), sampler.Close())
+	for _, watch := range [...]struct {
+		flag string
+		on   bool
+	}{{"--engine-pods", f.engine.pods}, {"--dra", f.nodeAPI.dra}} {
+		if v, _ := d.lookupEnv("NODE_NAME"); watch.on && f.nodeName == "" && v == "" {
+			return errors.Join(usageErrorf("%s: no node name: set --node-name or $NODE_NAME (from spec.nodeName)", watch.flag), sampler.Close())
 		}
 	}
-	attr, err := f.nodeAPI.openAttribution(f.nodeAPI.listen != "" || f.engine.pods, log, d.now)
+	dra, err := f.nodeAPI.openDRA(node, func(k string) string { v, _ := d.lookupEnv(k); return v }, log)
+	if err != nil {
+		return errors.Join(err, sampler.Close())
+	}
+	attr, err := f.nodeAPI.openAttribution(f.nodeAPI.listen != "" || f.engine.pods, dra, log, d.now)
 	if err != nil {
 		return errors.Join(err, sampler.Close())
 	}
@@ -205,6 +215,9 @@ func runServe(ctx context.Context, d *deps, f *serveFlags) error {
 	g.Go(func() error { return srv.Serve(ctx, glis) })
 	if attr != nil {
 		g.Go(func() error { _ = attr.Run(ctx); return nil }) // unavailable is an answer, not a failure
+	}
+	if dra != nil {
+		g.Go(func() error { return dra.Run(ctx) }) // retries with backoff until ctx ends
 	}
 	if napi != nil {
 		g.Go(func() error { return napi.run(ctx, grpcCreds(tlsr)...) })

@@ -70,6 +70,23 @@ func TestServeEngineFlags(t *testing.T) {
 	}
 }
 
+func TestServeDRAFlags(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--dra"}, "--dra attributes DRA GPUs to pods, which only --node-api-listen and --engine-pods use"},
+		{[]string{"--dra", "--node-api-listen", "127.0.0.1:0"}, "--dra: no node name"},
+		{[]string{"--dra", "--node-api-listen", "127.0.0.1:0", "--node-name", "gpu-1"}, "--dra: pod watch: KUBERNETES_SERVICE_HOST"},
+	} {
+		r := run(context.Background(), t, append([]string{"serve", "--replay", rampRecording, "--listen", "127.0.0.1:0",
+			"--http-listen", "127.0.0.1:0"}, tc.args...))
+		assert.NotEqual(t, ExitOK, r.code, "%v", tc.args)
+		assert.Contains(t, r.stderr, tc.want, "%v", tc.args)
+	}
+}
+
 // probe --engine-target shows each target's engine, queue, KV cache and TTFT
 // next to the GPUs.
 func TestProbeEngineTarget(t *testing.T) {

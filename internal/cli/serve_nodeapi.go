@@ -14,6 +14,8 @@ import (
 
 	"github.com/nvml-scaler/nvml-scaler/cluster/agent"
 	"github.com/nvml-scaler/nvml-scaler/cluster/attribution"
+	"github.com/nvml-scaler/nvml-scaler/cluster/draslices"
+	"github.com/nvml-scaler/nvml-scaler/cluster/podwatch"
 	"github.com/nvml-scaler/nvml-scaler/scaler"
 )
 
@@ -21,6 +23,7 @@ import (
 type nodeAPIFlags struct {
 	listen        string
 	kubeletSocket string
+	dra           bool
 }
 
 func (f *nodeAPIFlags) register(fs *pflag.FlagSet) {
@@ -28,6 +31,9 @@ func (f *nodeAPIFlags) register(fs *pflag.FlagSet) {
 		"gRPC address (host:port) streaming this node's snapshots, with GPU→pod attribution, to the cluster aggregator; empty: off")
 	fs.StringVar(&f.kubeletSocket, "kubelet-socket", attribution.DefaultSocket,
 		"the kubelet's PodResources socket, read for GPU→pod attribution (with --node-api-listen)")
+	fs.BoolVar(&f.dra, "dra", false,
+		"attribute GPUs allocated through DRA claims (driver "+attribution.DRADriver+") too: watches this node's "+
+			"ResourceSlices with the pod's service-account token (needs get/list/watch on resource.k8s.io resourceslices)")
 }
 
 func (f *nodeAPIFlags) validate() error {
@@ -44,15 +50,38 @@ type nodeAPI struct {
 	lis net.Listener
 }
 
+// openDRA builds, with --dra, the watch of node's ResourceSlices from the
+// pod's service account (getenv reads KUBERNETES_SERVICE_HOST and _PORT);
+// nil without.
+func (f *nodeAPIFlags) openDRA(node string, getenv func(string) string, log *slog.Logger) (*draslices.Watcher, error) {
+	if !f.dra {
+		return nil, nil
+	}
+	cfg, err := podwatch.InCluster(node, podwatch.ServiceAccountDir, getenv)
+	if err != nil {
+		return nil, fmt.Errorf("--dra: %w", err)
+	}
+	w, err := draslices.New(draslices.Config{Server: cfg.Server, Node: node, Driver: attribution.DRADriver,
+		TokenFile: cfg.TokenFile, Client: cfg.Client, Logger: log.With("component", "dra-slices")})
+	if err != nil {
+		return nil, fmt.Errorf("--dra: %w", err)
+	}
+	return w, nil
+}
+
 // openAttribution builds the kubelet PodResources watcher when the node API
-// or engine pod signals need it; nil otherwise. Its Run closes its kubelet
-// connection when it returns; Close does without Run.
-func (f *nodeAPIFlags) openAttribution(need bool, log *slog.Logger, now func() time.Time) (*attribution.Watcher, error) {
+// or engine pod signals need it; nil otherwise. dra, when set, resolves DRA
+// devices. Its Run closes its kubelet connection when it returns; Close does
+// without Run.
+func (f *nodeAPIFlags) openAttribution(need bool, dra *draslices.Watcher, log *slog.Logger, now func() time.Time) (*attribution.Watcher, error) {
 	if !need {
 		return nil, nil
 	}
-	attr, err := attribution.NewWatcher(attribution.Config{Socket: f.kubeletSocket,
-		Logger: log.With("component", "attribution"), Now: now})
+	cfg := attribution.Config{Socket: f.kubeletSocket, Logger: log.With("component", "attribution"), Now: now}
+	if dra != nil { // a nil *Watcher in the interface would not be nil
+		cfg.DRA = dra
+	}
+	attr, err := attribution.NewWatcher(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("--kubelet-socket: %w", err)
 	}

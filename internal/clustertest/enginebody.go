@@ -9,9 +9,7 @@ import (
 	"runtime"
 	"testing"
 
-	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/nvml-scaler/nvml-scaler/engine"
 )
@@ -47,24 +45,4 @@ func ScaledEngineBody(t testing.TB, name string, k float64) []byte {
 		}
 	}
 	return buf.Bytes()
-}
-
-func scaleMetric(m *dto.Metric, k float64) {
-	switch {
-	case m.Gauge != nil:
-		m.Gauge.Value = proto.Float64(m.Gauge.GetValue() * k)
-	case m.Counter != nil:
-		m.Counter.Value = proto.Float64(m.Counter.GetValue() * k)
-	case m.Untyped != nil:
-		m.Untyped.Value = proto.Float64(m.Untyped.GetValue() * k)
-	case m.Histogram != nil:
-		h := m.Histogram
-		h.SampleSum = proto.Float64(h.GetSampleSum() * k)
-		h.SampleCountFloat = proto.Float64(float64(h.GetSampleCount()) * k)
-		h.SampleCount = nil
-		for _, b := range h.Bucket {
-			b.CumulativeCountFloat = proto.Float64(float64(b.GetCumulativeCount()) * k)
-			b.CumulativeCount = nil
-		}
-	}
 }

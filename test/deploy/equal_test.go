@@ -31,6 +31,7 @@ func TestHelmAndKustomizeAgree(t *testing.T) {
 		{"overlays/cluster", []string{"values-cluster.yaml"}},
 		{"overlays/cluster-tls", []string{"values-cluster.yaml", "values-tls.yaml"}},
 		{"overlays/cluster-monitoring", []string{"values-cluster.yaml", "values-monitoring.yaml"}},
+		{"overlays/cluster-dra", []string{"values-cluster.yaml", "values-dra.yaml"}},
 		{"overlays/gpu-operator", []string{"values-gpu-operator.yaml"}},
 		{"overlays/gpu-operator-mig", []string{"values-gpu-operator.yaml", "values-mig.yaml"}},
 	} {
@@ -99,6 +100,8 @@ func TestHelmRefuses(t *testing.T) {
 		{"unknown MIG strategy", map[string]any{"migStrategy": "all"}, "migStrategy"},
 		{"misspelt SELinux key", map[string]any{"seLinuxOptions": map[string]any{"typ": "spc_t"}}, "typ"},
 		{"relative validations path", map[string]any{"gpuOperator": map[string]any{"validationsHostPath": "run/nvidia"}}, "validationsHostPath"},
+		{"DRA without an attribution reader", map[string]any{"attribution": map[string]any{"dra": map[string]any{"enabled": true}}}, "attribution.dra.enabled without aggregator.enabled or engineSignals.pods"},
+		{"misspelt DRA key", map[string]any{"attribution": map[string]any{"dra": map[string]any{"enable": true}}}, "enable"},
 		{"cert-manager without issuer", map[string]any{"tls": map[string]any{"enabled": true, "certManager": map[string]any{"enabled": true}}}, "issuerRef.name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

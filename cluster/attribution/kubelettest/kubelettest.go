@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	podresourcesv1 "k8s.io/kubelet/pkg/apis/podresources/v1"
 )
 
@@ -61,23 +62,45 @@ func (k *Kubelet) Stop() { k.gs.Stop() }
 func (k *Kubelet) Allocate(namespace, pod, container, resource string, deviceIDs ...string) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	c := k.container(namespace, pod, container)
+	c.Devices = append(c.Devices, &podresourcesv1.ContainerDevices{ResourceName: resource, DeviceIds: deviceIDs})
+}
+
+// AllocateDynamic gives container of namespace/pod the DRA claim
+// claimNamespace/claimName holding devices, added to what the pod already
+// holds, as a kubelet with DRA in its PodResources answers (1.34 on).
+func (k *Kubelet) AllocateDynamic(namespace, pod, container, claimNamespace, claimName string, devices ...*podresourcesv1.ClaimResource) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	c := k.container(namespace, pod, container)
+	c.DynamicResources = append(c.DynamicResources, &podresourcesv1.DynamicResource{ClaimName: claimName,
+		ClaimNamespace: claimNamespace, ClaimResources: devices})
+}
+
+// ClaimDevice is one device of a DRA claim as the kubelet reports it: the
+// driver, pool and device names, and the CDI device the driver prepared
+// (NVIDIA's driver names it k8s.gpu.nvidia.com/claim=<claim UID>-<device>).
+func ClaimDevice(driver, pool, device, cdiDevice string) *podresourcesv1.ClaimResource {
+	return &podresourcesv1.ClaimResource{DriverName: driver, PoolName: pool, DeviceName: device,
+		CdiDevices: []*podresourcesv1.CDIDevice{{Name: cdiDevice}}}
+}
+
+// container returns the container of namespace/pod, added if new; k.mu held.
+func (k *Kubelet) container(namespace, pod, container string) *podresourcesv1.ContainerResources {
 	key := [2]string{namespace, pod}
 	p := k.pods[key]
 	if p == nil {
 		p = &podresourcesv1.PodResources{Namespace: namespace, Name: pod}
 		k.pods[key] = p
 	}
-	var c *podresourcesv1.ContainerResources
 	for _, have := range p.Containers {
 		if have.Name == container {
-			c = have
+			return have
 		}
 	}
-	if c == nil {
-		c = &podresourcesv1.ContainerResources{Name: container}
-		p.Containers = append(p.Containers, c)
-	}
-	c.Devices = append(c.Devices, &podresourcesv1.ContainerDevices{ResourceName: resource, DeviceIds: deviceIDs})
+	c := &podresourcesv1.ContainerResources{Name: container}
+	p.Containers = append(p.Containers, c)
+	return c
 }
 
 // Remove forgets namespace/pod, as when the pod ends.
@@ -104,27 +127,10 @@ func (k *Kubelet) List(context.Context, *podresourcesv1.ListPodResourcesRequest)
 		resp.PodResources = append(resp.PodResources, p)
 	}
 	// The response is marshalled after the lock is released: send a copy.
-	return cloneList(resp), nil
+	return proto.CloneOf(resp), nil
 }
 
 // GetAllocatableResources implements PodResourcesListerServer.
 func (k *Kubelet) GetAllocatableResources(context.Context, *podresourcesv1.AllocatableResourcesRequest) (*podresourcesv1.AllocatableResourcesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "kubelettest: not implemented")
-}
-
-func cloneList(in *podresourcesv1.ListPodResourcesResponse) *podresourcesv1.ListPodResourcesResponse {
-	out := &podresourcesv1.ListPodResourcesResponse{}
-	for _, p := range in.PodResources {
-		cp := &podresourcesv1.PodResources{Name: p.Name, Namespace: p.Namespace}
-		for _, c := range p.Containers {
-			cc := &podresourcesv1.ContainerResources{Name: c.Name}
-			for _, d := range c.Devices {
-				cc.Devices = append(cc.Devices, &podresourcesv1.ContainerDevices{ResourceName: d.ResourceName,
-					DeviceIds: append([]string(nil), d.DeviceIds...)})
-			}
-			cp.Containers = append(cp.Containers, cc)
-		}
-		out.PodResources = append(out.PodResources, cp)
-	}
-	return out
 }
