@@ -126,13 +126,6 @@ func (s *Server) ServerOptions() []grpc.ServerOption {
 	return s.limits.ServerOptions()
 }
 
-// LimitOptions returns [Limits.ServerOptions] with rpcTimeout and
-// maxRecvMsgSize and the other limits at their defaults, for servers other
-// than [Server] (the cluster aggregator).
-func LimitOptions(rpcTimeout time.Duration, maxRecvMsgSize int) []grpc.ServerOption {
-	return Limits{RPCTimeout: rpcTimeout, MaxRecvMsgSize: maxRecvMsgSize}.ServerOptions()
-}
-
 // deadline is the Server's deadline interceptor, with its RPCTimeout.
 func (s *Server) deadline(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 	return deadlineInterceptor(s.limits.RPCTimeout)(ctx, req, info, h)

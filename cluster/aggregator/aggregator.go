@@ -95,6 +95,11 @@ type Config struct {
 	// MaxRecvMsgSize is the largest request accepted, in bytes; 0 means
 	// scaler.DefaultMaxRecvMsgSize.
 	MaxRecvMsgSize int
+	// MaxConnections bounds the connections Serve's listener serves at once,
+	// as on the node server (see scaler.LimitListener): more are closed as
+	// they are accepted and counted in refused_total{limit="connections"}; 0
+	// means scaler.DefaultMaxConnections.
+	MaxConnections int
 	// ShutdownTimeout bounds Serve's graceful stop; 0 means
 	// scaler.DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
@@ -155,6 +160,9 @@ func New(cfg Config) (*Aggregator, error) {
 	case cfg.MaxWindow > scaler.MaxWindow:
 		return nil, fmt.Errorf("aggregator: max window %v is above %v", cfg.MaxWindow, scaler.MaxWindow)
 	}
+	if cfg.MaxConnections < 0 {
+		return nil, fmt.Errorf("aggregator: max connections %d is negative (0 means %d)", cfg.MaxConnections, scaler.DefaultMaxConnections)
+	}
 	if cfg.DialOptions == nil {
 		cfg.DialOptions = []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
 	}
@@ -188,13 +196,17 @@ func (a *Aggregator) Register(gs grpc.ServiceRegistrar) {
 }
 
 // ServerOptions returns the grpc.ServerOptions that Serve passes before
-// Config.GRPCOptions: the node server's limits (scaler.LimitOptions with
-// Config.RPCTimeout and Config.MaxRecvMsgSize): request and header sizes,
-// keepalive policy and a deadline on every unary call; and the interceptor
-// timing each call for [Aggregator.MetricsHandler]. Callers that run their
-// own grpc.Server and Register should pass them too.
+// Config.GRPCOptions: the node server's limits (scaler.Limits with
+// Config.RPCTimeout and Config.MaxRecvMsgSize, the others at their defaults):
+// request and header sizes, calls open at once (refusals counted in
+// refused_total{limit="calls"}), first-message deadline, keepalive policy and
+// a deadline on every unary call; and the interceptor timing each call for
+// [Aggregator.MetricsHandler]. Callers that run their own grpc.Server and
+// Register should pass them too (once per grpc.Server); the connection cap is
+// Serve's listener's, not an option.
 func (a *Aggregator) ServerOptions() []grpc.ServerOption {
-	return append(scaler.LimitOptions(a.cfg.RPCTimeout, a.cfg.MaxRecvMsgSize), grpc.ChainUnaryInterceptor(a.metrics.unary))
+	lim := scaler.Limits{RPCTimeout: a.cfg.RPCTimeout, MaxRecvMsgSize: a.cfg.MaxRecvMsgSize, OnRefused: a.metrics.callRefused}
+	return append(lim.ServerOptions(), grpc.ChainUnaryInterceptor(a.metrics.unary))
 }
 
 // Run watches the Kubernetes objects, discovers agents and keeps a stream to
@@ -231,7 +243,8 @@ loop:
 }
 
 // Serve runs the Aggregator (Run) and serves gRPC on lis, with ServerOptions
-// and Config.GRPCOptions, until ctx ends. Then
+// and Config.GRPCOptions and at most Config.MaxConnections connections at
+// once, until ctx ends. Then
 // it ends open StreamIsActive streams, stops accepting calls, waits up to
 // ShutdownTimeout for in-flight ones and returns nil. A listener failure is
 // returned. Serve can be called once.
@@ -252,7 +265,7 @@ func (a *Aggregator) Serve(ctx context.Context, lis net.Listener) error {
 		gracefulStop(gs, a.cfg.ShutdownTimeout, a.log)
 	})
 	a.log.Info("serving", "addr", lis.Addr().String())
-	err := gs.Serve(lis)
+	err := gs.Serve(scaler.LimitListener(lis, a.cfg.MaxConnections, a.metrics.connRefused))
 	cancel()
 	wg.Wait()
 	if err != nil && !errors.Is(err, grpc.ErrServerStopped) {

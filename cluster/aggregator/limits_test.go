@@ -32,6 +32,13 @@ import (
 // returns its address.
 func serveAggregator(t *testing.T, cfg aggregator.Config) string {
 	t.Helper()
+	addr, _ := serveAggregatorWith(t, cfg)
+	return addr
+}
+
+// serveAggregatorWith is serveAggregator that also returns the Aggregator.
+func serveAggregatorWith(t *testing.T, cfg aggregator.Config) (string, *aggregator.Aggregator) {
+	t.Helper()
 	cfg.Kube, cfg.Discovery = ct.Kube(), aggregator.Static(nil)
 	agg, err := aggregator.New(cfg)
 	require.NoError(t, err)
@@ -44,7 +51,7 @@ func serveAggregator(t *testing.T, cfg aggregator.Config) string {
 		cancel()
 		require.NoError(t, <-done)
 	})
-	return lis.Addr().String()
+	return lis.Addr().String(), agg
 }
 
 func dial(t *testing.T, addr string, creds grpc.DialOption) *grpc.ClientConn {

@@ -27,12 +27,15 @@ const metricsNamespace, metricsSubsystem = "nvml_scaler", "aggregator"
 //	                                                             scaler.StaleIntervals sweep intervals
 //	nvml_scaler_aggregator_informers_synced           gauge      1 once every informer has listed (readiness)
 //	nvml_scaler_aggregator_request_duration_seconds   histogram  every unary ExternalScaler call, by method and gRPC code
+//	nvml_scaler_aggregator_refused_total{limit}       counter    connections (limit="connections") and calls
+//	                                                             (limit="calls") refused for the KEDA port's limits
 //
 // plus the Go runtime's go_* and the process's process_* metrics. The gauges
 // are computed from the aggregator's state when scraped.
 type metrics struct {
 	reg      *prometheus.Registry
 	requests *prometheus.HistogramVec
+	refused  *prometheus.CounterVec
 }
 
 func newMetrics(a *Aggregator) *metrics {
@@ -45,8 +48,15 @@ func newMetrics(a *Aggregator) *metrics {
 			// lock contention or a huge selection.
 			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
 		}, []string{"method", "code"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: metricsNamespace, Subsystem: metricsSubsystem, Name: "refused_total",
+			Help: "Connections and calls refused for the KEDA-facing port's limits before gRPC saw them, by limit: connections, calls.",
+		}, []string{"limit"}),
 	}
-	m.reg.MustRegister(m.requests, &stateCollector{a: a},
+	for _, limit := range []string{"connections", "calls"} {
+		m.refused.WithLabelValues(limit) // exported at 0 from the start
+	}
+	m.reg.MustRegister(m.requests, m.refused, &stateCollector{a: a},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -58,6 +68,12 @@ func (m *metrics) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo
 	m.requests.WithLabelValues(info.FullMethod, status.Code(err).String()).Observe(time.Since(start).Seconds())
 	return resp, err
 }
+
+// connRefused counts a connection closed for Config.MaxConnections.
+func (m *metrics) connRefused() { m.refused.WithLabelValues("connections").Inc() }
+
+// callRefused counts a call refused for the limit on calls open at once.
+func (m *metrics) callRefused() { m.refused.WithLabelValues("calls").Inc() }
 
 // MetricsHandler serves the aggregator's metrics in Prometheus' text format
 // (aggregate --http-listen's /metrics).

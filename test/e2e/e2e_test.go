@@ -40,6 +40,9 @@ func TestE2E(t *testing.T) {
 		{"fallback-when-agent-fails", testFallback},
 		{"cluster-two-nodes", testClusterTwoNodes},
 		{"zero-and-back", testZeroAndBack},
+		{"multi-trigger-stale", testMultiTriggerStale},
+		{"multi-trigger-unreachable", testMultiTriggerUnreachable},
+		{"multi-trigger-unreachable-fallback", testMultiTriggerUnreachableFallback},
 	} {
 		t.Run(s.name, func(t *testing.T) { s.run(t, b) })
 	}
