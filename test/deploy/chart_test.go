@@ -241,10 +241,10 @@ func checkContainer(t *testing.T, ds *appsv1.DaemonSet, m mode) {
 
 	// No GPU taken from the workloads; small, bounded and measured.
 	for name := range c.Resources.Requests {
-		assert.False(t, strings.Contains(string(name), "nvidia.com"), "requests %s", name)
+		assert.NotContains(t, string(name), "nvidia.com", "requests %s", name)
 	}
 	for name := range c.Resources.Limits {
-		assert.False(t, strings.Contains(string(name), "nvidia.com"), "limits %s", name)
+		assert.NotContains(t, string(name), "nvidia.com", "limits %s", name)
 	}
 	checkResources(t, c)
 	uid, nonRoot := agentUser(cluster)

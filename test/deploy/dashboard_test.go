@@ -182,5 +182,5 @@ func TestDashboardFile(t *testing.T) {
 	_, err := os.Stat(filepath.Clean(dashboardFile))
 	require.NoError(t, err)
 	b, _ := os.ReadFile(dashboardFile)
-	assert.True(t, strings.Contains(string(b), `"uid": "nvml-scaler"`))
+	assert.Contains(t, string(b), `"uid": "nvml-scaler"`)
 }

@@ -26,10 +26,11 @@ import (
 	"github.com/nvml-scaler/nvml-scaler/scaler/enginetrigger"
 )
 
-func init() {
-	// KEDA's webhook code logs through controller-runtime, which complains
-	// on stderr when no logger was ever set.
+// TestMain sets controller-runtime's logger before any test: KEDA's webhook
+// code logs through it, and it complains on stderr when none was ever set.
+func TestMain(m *testing.M) {
 	ctrllog.SetLogger(logr.Discard())
+	os.Exit(m.Run())
 }
 
 // kedaObjects are the KEDA objects of one example file.

@@ -40,7 +40,7 @@ type commandFlags struct {
 var (
 	helpOnce sync.Once
 	helpOut  commandFlags
-	helpErr  error
+	errHelp  error
 )
 
 // binaryFlags is serveFlags' and aggregateFlags' common part: it builds the
@@ -53,7 +53,7 @@ func binaryFlags(t testing.TB) commandFlags {
 	helpOnce.Do(func() {
 		dir, err := filepath.Abs(repoRoot)
 		if err != nil {
-			helpErr = err
+			errHelp = err
 			return
 		}
 		tmp := t.TempDir()
@@ -63,16 +63,16 @@ func binaryFlags(t testing.TB) commandFlags {
 			build.Dir = dir
 			build.Env = append(build.Environ(), "CGO_ENABLED=0")
 			if out, err := build.CombinedOutput(); err != nil {
-				helpErr = fmt.Errorf("go build -tags=%s ./cmd/nvml-scaler: %w\n%s", b.tags, err, out)
+				errHelp = fmt.Errorf("go build -tags=%s ./cmd/nvml-scaler: %w\n%s", b.tags, err, out)
 				return
 			}
 		}
-		if helpOut.serve, helpErr = commandHelp(agent, "serve"); helpErr != nil {
+		if helpOut.serve, errHelp = commandHelp(agent, "serve"); errHelp != nil {
 			return
 		}
-		helpOut.aggregate, helpErr = commandHelp(full, "aggregate")
+		helpOut.aggregate, errHelp = commandHelp(full, "aggregate")
 	})
-	require.NoError(t, helpErr, "build nvml-scaler (agent and full) and run serve --help and aggregate --help")
+	require.NoError(t, errHelp, "build nvml-scaler (agent and full) and run serve --help and aggregate --help")
 	return helpOut
 }
 

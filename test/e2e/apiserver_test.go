@@ -152,7 +152,7 @@ func waitHTTP(ctx context.Context, p *proc, url string, hc *http.Client) error {
 	}
 	return poll(ctx, 90*time.Second, 200*time.Millisecond, func(ctx context.Context) (bool, error) {
 		if p.exited() {
-			return true, fmt.Errorf("%s exited: %v\n%s", p.name, p.waitErr, p.tail(30))
+			return true, fmt.Errorf("%s exited: %w\n%s", p.name, p.waitErr, p.tail(30))
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {

@@ -145,7 +145,7 @@ func (b *bed) alive() error {
 	var errs []error
 	for name, p := range b.plane {
 		if p.exited() {
-			errs = append(errs, fmt.Errorf("%s exited: %v (log %s)", name, p.waitErr, p.logPath))
+			errs = append(errs, fmt.Errorf("%s exited: %w (log %s)", name, p.waitErr, p.logPath))
 		}
 	}
 	return errors.Join(errs...)

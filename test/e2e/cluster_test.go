@@ -153,7 +153,7 @@ func startAggregator(t *testing.T, b *bed, nodes ...*gpuNode) string {
 	})
 	require.NoError(t, poll(context.Background(), 30*time.Second, pollEvery, func(context.Context) (bool, error) {
 		if p.exited() {
-			return true, fmt.Errorf("aggregator exited: %v\n%s", p.waitErr, p.tail(20))
+			return true, fmt.Errorf("aggregator exited: %w\n%s", p.waitErr, p.tail(20))
 		}
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err != nil {
@@ -176,7 +176,8 @@ func testClusterTwoNodes(t *testing.T, b *bed) {
 	ns := b.namespace(t, "cluster")
 	na := startGPUNode(t, b, "gpu-c1", loadRecording(t, rampRecording), 1)
 	nb := startGPUNode(t, b, "gpu-c2", loadRecording(t, h100Recording), 1)
-	va, vb := na.agent.setPhase(t, "idle_prealloc"), nb.agent.setPhase(t, "idle_ctx")
+	na.agent.setPhase(t, "idle_prealloc")
+	nb.agent.setPhase(t, "idle_ctx")
 	bd := &binder{b: b, ns: ns, nodes: []*gpuNode{na, nb}, used: map[string]string{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -188,7 +189,7 @@ func testClusterTwoNodes(t *testing.T, b *bed) {
 	b.waitReplicas(t, ns, "llm", 2, time.Minute, "two pods, one per node")
 	tl := b.record(t, ns, "llm", "llm")
 	const meta = "metric=sm_active_percent,aggregation=sum,targetValue=30"
-	va, vb = na.agent.setPhase(t, "duty070"), nb.agent.setPhase(t, "half")
+	va, vb := na.agent.setPhase(t, "duty070"), nb.agent.setPhase(t, "half")
 	tl.mark(fmt.Sprintf("node a serves %.2f, node b %.2f", va, vb))
 	time.Sleep(time.Second)
 	for _, n := range []*gpuNode{na, nb} {

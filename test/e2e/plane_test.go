@@ -51,7 +51,7 @@ func (b *bed) startControllerManager(ctx context.Context, f *pkiFiles) error {
 func (b *bed) startKEDA(ctx context.Context, f *pkiFiles) error {
 	crds, err := filepath.Glob(filepath.Join(b.bin, "keda-crds", "*.yaml"))
 	if err != nil || len(crds) == 0 {
-		return fmt.Errorf("no KEDA CRDs in %s/keda-crds (run hack/e2e-build.sh): %v", b.bin, err)
+		return fmt.Errorf("no KEDA CRDs in %s/keda-crds (run hack/e2e-build.sh): %w", b.bin, err)
 	}
 	sort.Strings(crds)
 	for _, c := range crds {
@@ -131,7 +131,7 @@ spec:
 func (b *bed) startKwok(ctx context.Context, _ *pkiFiles) error {
 	stages, err := filepath.Glob(filepath.Join(b.bin, "kwok-stages", "*.yaml"))
 	if err != nil || len(stages) == 0 {
-		return fmt.Errorf("no kwok stages in %s/kwok-stages (run hack/e2e-build.sh): %v", b.bin, err)
+		return fmt.Errorf("no kwok stages in %s/kwok-stages (run hack/e2e-build.sh): %w", b.bin, err)
 	}
 	port, err := freePort()
 	if err != nil {
