@@ -6,6 +6,7 @@ import (
 	"context"
 	"net"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,8 +41,9 @@ func TestServeNodeAPI(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	var msg *nodev1.Snapshot
+	var stream nodev1.NodeSnapshots_WatchClient
 	require.Eventually(t, func() bool {
-		stream, err := nodev1.NewNodeSnapshotsClient(conn).Watch(ctx, &nodev1.WatchRequest{})
+		stream, err = nodev1.NewNodeSnapshotsClient(conn).Watch(ctx, &nodev1.WatchRequest{})
 		if err != nil {
 			return false
 		}
@@ -53,7 +55,16 @@ func TestServeNodeAPI(t *testing.T) {
 	assert.Len(t, msg.GetGpus(), 1)
 	require.NotNil(t, msg.GetAttribution())
 	assert.False(t, msg.GetAttribution().GetAvailable())
-	assert.Contains(t, msg.GetAttribution().GetReason(), "kubelet.sock")
+	// The first message may precede the first kubelet query ("not been
+	// asked yet"); attribution travels again when it changes.
+	for !strings.Contains(msg.GetAttribution().GetReason(), "kubelet.sock") {
+		next, err := stream.Recv()
+		require.NoError(t, err, "attribution never named the socket; last: %q", msg.GetAttribution().GetReason())
+		if next.GetAttribution() != nil {
+			msg = next
+			assert.False(t, msg.GetAttribution().GetAvailable())
+		}
+	}
 	cancel()
 	r := s.stop(t)
 	assert.Equal(t, ExitOK, r.code, r.stderr)
