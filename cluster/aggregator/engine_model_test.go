@@ -119,7 +119,7 @@ func oldAgent(t *testing.T, upstream string) string {
 	go func() { done <- srv.Serve(lis) }()
 	t.Cleanup(func() {
 		srv.Stop()
-		_ = <-done
+		assert.NoError(t, <-done, "Serve after Stop")
 		_ = cc.Close()
 	})
 	return lis.Addr().String()
