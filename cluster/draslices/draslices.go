@@ -20,9 +20,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"sync/atomic"
 	"time"
+
+	"github.com/nvml-scaler/nvml-scaler/internal/kubewatch"
 )
 
 // UUIDAttribute is the device attribute NVIDIA's DRA driver publishes a GPU's
@@ -56,15 +57,21 @@ type Config struct {
 // Watcher keeps the node's ResourceSlices of one driver; Run owns the
 // connection, and DeviceUUID is safe for concurrent use.
 type Watcher struct {
-	cfg Config
-	idx atomic.Pointer[index] // nil until the first successful list
+	watch *kubewatch.Watch[*wireSlice]
+	node  string
+	idx   atomic.Pointer[index] // nil until the first successful list
 }
 
 // New checks cfg and returns a Watcher that has listed nothing yet.
 func New(cfg Config) (*Watcher, error) {
-	u, err := url.Parse(cfg.Server)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("resourceslice watch: API server %q: want an https:// URL", cfg.Server)
+	w := &Watcher{node: cfg.Node}
+	kw, err := kubewatch.New(kubewatch.Config{Server: cfg.Server, Path: Path,
+		FieldSelector: "spec.nodeName=" + cfg.Node + ",spec.driver=" + cfg.Driver, Kind: "resourceslice",
+		What:      "resourceslices of driver " + cfg.Driver + " on node " + cfg.Node,
+		TokenFile: cfg.TokenFile, Client: cfg.Client, WatchTimeout: cfg.WatchTimeout, Backoff: cfg.Backoff,
+		Logger: cfg.Logger}, decodeSlice, w.publish)
+	if err != nil {
+		return nil, fmt.Errorf("resourceslice watch: %w", err)
 	}
 	if cfg.Node == "" {
 		return nil, errors.New("resourceslice watch: no node name (set NODE_NAME from spec.nodeName)")
@@ -72,19 +79,8 @@ func New(cfg Config) (*Watcher, error) {
 	if cfg.Driver == "" {
 		return nil, errors.New("resourceslice watch: no DRA driver name (e.g. gpu.nvidia.com)")
 	}
-	if cfg.Client == nil {
-		cfg.Client = http.DefaultClient
-	}
-	if cfg.WatchTimeout <= 0 {
-		cfg.WatchTimeout = 5 * time.Minute
-	}
-	if cfg.Backoff <= 0 {
-		cfg.Backoff = time.Second
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	return &Watcher{cfg: cfg}, nil
+	w.watch = kw
+	return w, nil
 }
 
 // Errors of DeviceUUID, for errors.Is.
@@ -105,7 +101,7 @@ var (
 // Config.Driver is ErrNoDevice (its slices are not watched).
 func (w *Watcher) DeviceUUID(driver, pool, device string) (string, error) {
 	idx := w.idx.Load()
-	name := fmt.Sprintf("device %s of pool %s of driver %s on node %s", device, pool, driver, w.cfg.Node)
+	name := fmt.Sprintf("device %s of pool %s of driver %s on node %s", device, pool, driver, w.node)
 	if idx == nil {
 		return "", fmt.Errorf("%s: %w", name, ErrNotListed)
 	}

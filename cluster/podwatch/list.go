@@ -11,12 +11,11 @@ import (
 // Pods returns them) and returns them sorted by namespace/name: what a
 // one-shot reader such as `probe` needs. Errors name the node.
 func (w *Watcher) List(ctx context.Context) ([]Pod, error) {
-	pods, _, err := w.list(ctx)
+	pods, _, err := w.watch.List(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("pod watch: list the pods of node %s: %w", w.cfg.Node, err)
+		return nil, fmt.Errorf("pod watch: list the pods of node %s: %w", w.node, err)
 	}
 	w.publish(pods)
-	w.synced.Store(true)
 	out, _ := w.Pods()
 	return out, nil
 }
