@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/nvml-scaler/nvml-scaler/engine"
+	"github.com/nvml-scaler/nvml-scaler/internal/clustertest"
 )
 
 // fixture returns a real body from testdata/engines (see its README).
@@ -54,30 +55,10 @@ func scaled(t testing.TB, body []byte, k float64) []byte {
 	fams := parse(t, body)
 	for _, f := range fams {
 		for _, m := range f.Metric {
-			scaleMetric(m, k)
+			clustertest.ScaleMetric(m, k)
 		}
 	}
 	return encode(t, fams)
-}
-
-func scaleMetric(m *dto.Metric, k float64) {
-	switch {
-	case m.Gauge != nil:
-		m.Gauge.Value = proto.Float64(m.Gauge.GetValue() * k)
-	case m.Counter != nil:
-		m.Counter.Value = proto.Float64(m.Counter.GetValue() * k)
-	case m.Untyped != nil:
-		m.Untyped.Value = proto.Float64(m.Untyped.GetValue() * k)
-	case m.Histogram != nil:
-		h := m.Histogram
-		h.SampleSum = proto.Float64(h.GetSampleSum() * k)
-		h.SampleCountFloat = proto.Float64(float64(h.GetSampleCount())*k + h.GetSampleCountFloat()*k)
-		h.SampleCount = nil
-		for _, b := range h.Bucket {
-			b.CumulativeCountFloat = proto.Float64(float64(b.GetCumulativeCount())*k + b.GetCumulativeCountFloat()*k)
-			b.CumulativeCount = nil
-		}
-	}
 }
 
 // engines returns body as one pod with n data-parallel engines, the way vLLM
@@ -92,7 +73,7 @@ func engines(t testing.TB, body []byte, n int) []byte {
 			for _, m := range f.Metric {
 				c := proto.Clone(m).(*dto.Metric)
 				c.Label = append(c.Label, &dto.LabelPair{Name: proto.String("engine"), Value: proto.String(strconv.Itoa(i))})
-				scaleMetric(c, float64(i+1))
+				clustertest.ScaleMetric(c, float64(i+1))
 				all = append(all, c)
 			}
 		}

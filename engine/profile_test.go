@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nvml-scaler/nvml-scaler/engine"
+	"github.com/nvml-scaler/nvml-scaler/internal/clustertest"
 )
 
 // want is one metric's expected sample in a fixture: a gauge's or counter's
@@ -231,7 +232,7 @@ func twoModels(t *testing.T, body []byte) []byte {
 					lp.Value = proto.String("adapter")
 				}
 			}
-			scaleMetric(c, 2)
+			clustertest.ScaleMetric(c, 2)
 			f.Metric = append(f.Metric, c)
 		}
 	}

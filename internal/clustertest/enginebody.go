@@ -38,7 +38,7 @@ func ScaledEngineBody(t testing.TB, name string, k float64) []byte {
 	var buf bytes.Buffer
 	for _, f := range fams {
 		for _, m := range f.Metric {
-			scaleMetric(m, k)
+			ScaleMetric(m, k)
 		}
 		if _, err := expfmt.MetricFamilyToText(&buf, f); err != nil {
 			t.Fatalf("clustertest: encode %s: %v", name, err)

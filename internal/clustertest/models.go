@@ -50,8 +50,8 @@ func SGLangTwoModelsReading(t testing.TB, at time.Time, k float64) *engine.Readi
 					lp.Value = proto.String(SGLangAdapter)
 				}
 			}
-			scaleMetric(m, k)
-			scaleMetric(c, 2*k)
+			ScaleMetric(m, k)
+			ScaleMetric(c, 2*k)
 			copies = append(copies, c)
 		}
 		f.Metric = append(f.Metric, copies...)
@@ -71,9 +71,10 @@ func SGLangTwoModelsReading(t testing.TB, at time.Time, k float64) *engine.Readi
 	return r
 }
 
-// scaleMetric multiplies every value of m (gauge, counter, untyped, or a
-// histogram's buckets, sum and count) by k.
-func scaleMetric(m *dto.Metric, k float64) {
+// ScaleMetric multiplies every value of m (gauge, counter, untyped, or a
+// histogram's buckets, sum and count) by k: a test scrape derived from a
+// real one.
+func ScaleMetric(m *dto.Metric, k float64) {
 	switch {
 	case m.Gauge != nil:
 		m.Gauge.Value = proto.Float64(m.Gauge.GetValue() * k)
