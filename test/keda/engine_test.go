@@ -23,19 +23,7 @@ import (
 // quantile of the merged histograms, equal to what the fixtures give.
 func TestKEDAEngineMetricsAggregator(t *testing.T) {
 	f := startAggregator(t)
-	const every = 10 * time.Second // the agents' engine interval
-	hist := make([]engine.History, len(f.nodes))
-	set := func(ks ...float64) {
-		for i, n := range f.nodes {
-			hist[i] = hist[i].Add(ct.SGLangReading(t, f.clk.Now(), ks[i]), time.Hour)
-			n.Engines.Set(&watch.View{Interval: every, Pods: []watch.Pod{{Name: "llm/vllm-" + n.Name, Namespace: "llm",
-				GPUs: []string{f.held[i]}, Engine: engine.SGLang, History: hist[i]}}})
-		}
-		f.step(t)
-	}
-	set(1, 2)
-	f.clk.Advance(every)
-	set(3, 5)
+	hist := twoScrapes(t, f, ct.SGLangReading)
 
 	windows := func(m engine.Metric) []engine.Window {
 		var ws []engine.Window
@@ -73,19 +61,7 @@ func TestKEDAEngineMetricsAggregator(t *testing.T) {
 // `model: adapter` sums the adapter's series alone, equal to the fixtures'.
 func TestKEDAEngineModelAggregator(t *testing.T) {
 	f := startAggregator(t)
-	const every = 10 * time.Second
-	hist := make([]engine.History, len(f.nodes))
-	set := func(ks ...float64) {
-		for i, n := range f.nodes {
-			hist[i] = hist[i].Add(ct.SGLangTwoModelsReading(t, f.clk.Now(), ks[i]), time.Hour)
-			n.Engines.Set(&watch.View{Interval: every, Pods: []watch.Pod{{Name: "llm/vllm-" + n.Name, Namespace: "llm",
-				GPUs: []string{f.held[i]}, Engine: engine.SGLang, History: hist[i]}}})
-		}
-		f.step(t)
-	}
-	set(1, 2)
-	f.clk.Advance(every)
-	set(3, 5)
+	hist := twoScrapes(t, f, ct.SGLangTwoModelsReading)
 	var ws []engine.Window
 	for _, h := range hist {
 		w, err := h.WindowOf(engine.RequestsWaiting, ct.SGLangAdapter, engine.DefaultWindow)
@@ -98,6 +74,28 @@ func TestKEDAEngineModelAggregator(t *testing.T) {
 
 	_, v := kedaEngineValue(t, f, map[string]string{"metric": "requests_waiting", "targetValue": "5", "model": ct.SGLangAdapter}, v2.AverageValueMetricType)
 	assert.InDelta(t, want, v, 0.001)
+}
+
+// twoScrapes gives each node's agent one SGLang pod on its held GPU and
+// streams two of its scrapes, 10 s apart (the agents' engine interval), read
+// by read: the first at ×1 on node a and ×2 on node b, the second at ×3 and
+// ×5; it returns each pod's history.
+func twoScrapes(t *testing.T, f *aggFixture, read func(testing.TB, time.Time, float64) *engine.Reading) []engine.History {
+	t.Helper()
+	const every = 10 * time.Second
+	hist := make([]engine.History, len(f.nodes))
+	set := func(ks ...float64) {
+		for i, n := range f.nodes {
+			hist[i] = hist[i].Add(read(t, f.clk.Now(), ks[i]), time.Hour)
+			n.Engines.Set(&watch.View{Interval: every, Pods: []watch.Pod{{Name: "llm/vllm-" + n.Name, Namespace: "llm",
+				GPUs: []string{f.held[i]}, Engine: engine.SGLang, History: hist[i]}}})
+		}
+		f.step(t)
+	}
+	set(1, 2)
+	f.clk.Advance(every)
+	set(3, 5)
+	return hist
 }
 
 // kedaEngineValue asks the aggregator for md through KEDA's external scaler
