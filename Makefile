@@ -150,11 +150,9 @@ recordings:
 # The distroless image, where a Docker engine with buildx runs. One platform by
 # default; PLATFORMS=linux/amd64,linux/arm64 cross-compiles both (push them
 # with IMAGE_BUILD_FLAGS=--push). docs/deploy.md.
-# BASE_IMAGE pins the runtime base, e.g. by digest:
-#   make image BASE_IMAGE=gcr.io/distroless/base-nossl-debian12:nonroot@sha256:…
-# (docker buildx imagetools inspect gcr.io/distroless/base-nossl-debian12:nonroot
-# prints the current one), or the Debian 13 variant,
-# gcr.io/distroless/base-nossl-debian13:nonroot (docs/deploy.md, "The image").
+# BASE_IMAGE picks the runtime base, each pinned by digest in the Dockerfile:
+# base-debian12 (the default) or base-debian13 (make image BASE_IMAGE=base-debian13),
+# or any image reference (docs/deploy.md, "The image").
 # BuildKit attaches an SPDX SBOM (its Syft scanner) and a provenance
 # attestation to the image (--sbom, --provenance). They travel with a pushed
 # image (IMAGE_BUILD_FLAGS=--push); read the SBOM back with

@@ -181,7 +181,11 @@ root=$work/root
 
 # 0. The Dockerfile must still be the recipe this script imitates.
 grep -q 'make build-agent AGENT_BIN=/out/nvml-scaler ' Dockerfile.distroless || fail "Dockerfile.distroless no longer builds /nvml-scaler with 'make build-agent AGENT_BIN=/out/nvml-scaler'"
-grep -q '^ARG BASE_IMAGE=gcr.io/distroless/base-nossl-debian12:nonroot$' Dockerfile.distroless || fail "Dockerfile.distroless: runtime base changed"
+grep -q '^ARG BASE_IMAGE=base-debian12$' Dockerfile.distroless || fail "Dockerfile.distroless: the default runtime base is no longer base-debian12"
+grep -Eq '^FROM gcr\.io/distroless/base-nossl-debian12:nonroot@sha256:[0-9a-f]{64} AS base-debian12$' Dockerfile.distroless ||
+	fail "Dockerfile.distroless: base-debian12 is no longer gcr.io/distroless/base-nossl-debian12:nonroot pinned by digest"
+grep -Eq '^FROM --platform=\$BUILDPLATFORM golang:[0-9.]+-bookworm@sha256:[0-9a-f]{64} AS build$' Dockerfile.distroless ||
+	fail "Dockerfile.distroless: the build stage is no longer golang:<version>-bookworm pinned by digest"
 grep -q '^EXPOSE 6000 6001 8080$' Dockerfile.distroless || fail "Dockerfile.distroless: EXPOSE no longer lists 6000 6001 8080"
 grep -q '^ENTRYPOINT \["/nvml-scaler"\]' Dockerfile.distroless || fail "Dockerfile.distroless: ENTRYPOINT changed"
 
