@@ -11,14 +11,13 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 )
 
 // TestEngineSignalsPods: only with engineSignals.pods (serve --engine-pods)
-// does the agent get a token, the kubelet's PodResources socket and RBAC —
-// get, list and watch on pods, nothing else, bound to its ServiceAccount
-// only; off (the default), none of it.
+// does the agent get a token, the kubelet's PodResources socket, RBAC — get,
+// list and watch on pods, nothing else, bound to its ServiceAccount only —
+// and egress to pods and the API server; off (the default), none of it.
 func TestEngineSignalsPods(t *testing.T) {
 	t.Parallel()
 	on := map[string]any{"engineSignals": map[string]any{"pods": true}, "namespace": map[string]any{"create": true, "podSecurity": "privileged"}}
@@ -45,6 +44,7 @@ func TestEngineSignalsPods(t *testing.T) {
 			require.NotNil(t, pod.AutomountServiceAccountToken)
 			assert.Equal(t, tc.enabled, *pod.AutomountServiceAccountToken, "the token is mounted only for --engine-pods")
 			assert.Equal(t, tc.enabled, slices.Contains(c.Args, "--engine-pods"))
+			checkAgentEgress(t, objs, ds, tc.enabled, false)
 			binding := enginePodsBinding(objs)
 			if !tc.enabled {
 				assert.Nil(t, binding, "no RBAC for the agent")
@@ -66,8 +66,6 @@ func TestEngineSignalsPods(t *testing.T) {
 			role := named[*rbacv1.ClusterRole](t, objs, "", binding.RoleRef.Name)
 			assert.Equal(t, []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch"}}},
 				role.Rules, "get, list and watch on pods, nothing else")
-			np := named[*networkingv1.NetworkPolicy](t, objs, ds.Namespace, ds.Name)
-			assertEnginePodsEgress(t, np)
 		})
 	}
 
@@ -87,28 +85,4 @@ func enginePodsBinding(objs objects) *rbacv1.ClusterRoleBinding {
 		}
 	}
 	return nil
-}
-
-// assertEnginePodsEgress: with engine signals the agent's egress stays
-// restricted, to pods (any namespace, any port: the engines' own metrics
-// ports) and to the API server's ports 443 and 6443, nothing else.
-func assertEnginePodsEgress(t *testing.T, np *networkingv1.NetworkPolicy) {
-	t.Helper()
-	assert.Contains(t, np.Spec.PolicyTypes, networkingv1.PolicyTypeEgress, "egress stays restricted")
-	require.Len(t, np.Spec.Egress, 2, "pods, API server")
-	toPods, toAPI := np.Spec.Egress[0], np.Spec.Egress[1]
-	require.Len(t, toPods.To, 1)
-	assert.Empty(t, toPods.Ports, "any port the pods declare")
-	assert.Nil(t, toPods.To[0].IPBlock, "pods only, no address range")
-	assert.Nil(t, toPods.To[0].PodSelector)
-	require.NotNil(t, toPods.To[0].NamespaceSelector)
-	assert.Empty(t, toPods.To[0].NamespaceSelector.MatchLabels, "pods in every namespace")
-	assert.Empty(t, toPods.To[0].NamespaceSelector.MatchExpressions)
-	var ports []int32
-	for _, p := range toAPI.Ports {
-		require.NotNil(t, p.Port)
-		assert.Equal(t, corev1.ProtocolTCP, *p.Protocol)
-		ports = append(ports, p.Port.IntVal)
-	}
-	assert.Equal(t, []int32{443, 6443}, ports, "the API server")
 }

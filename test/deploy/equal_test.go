@@ -31,7 +31,9 @@ func TestHelmAndKustomizeAgree(t *testing.T) {
 		{"overlays/cluster", []string{"values-cluster.yaml"}},
 		{"overlays/cluster-tls", []string{"values-cluster.yaml", "values-tls.yaml"}},
 		{"overlays/cluster-monitoring", []string{"values-cluster.yaml", "values-monitoring.yaml"}},
+		{"overlays/cluster-engine", []string{"values-cluster.yaml", "values-engine.yaml"}},
 		{"overlays/cluster-dra", []string{"values-cluster.yaml", "values-dra.yaml"}},
+		{"overlays/cluster-engine-dra", []string{"values-cluster.yaml", "values-engine.yaml", "values-dra.yaml"}},
 		{"overlays/gpu-operator", []string{"values-gpu-operator.yaml"}},
 		{"overlays/gpu-operator-mig", []string{"values-gpu-operator.yaml", "values-mig.yaml"}},
 	} {
