@@ -80,3 +80,37 @@ func assertToAPIServer(t *testing.T, r networkingv1.NetworkPolicyEgressRule) {
 	}
 	assert.Equal(t, []int32{443, 6443}, ports, "the API server")
 }
+
+// TestHelmAgentEgressValues: networkPolicy.apiServerTo and apiServerPorts
+// land in both feature policies; with denyEgress false the agents' egress is
+// not governed at all, so no feature policy is rendered (one would deny the
+// rest of their egress).
+func TestHelmAgentEgressValues(t *testing.T) {
+	t.Parallel()
+	both := []string{"values-cluster.yaml", "values-engine.yaml", "values-dra.yaml"}
+	to := []any{map[string]any{"ipBlock": map[string]any{"cidr": "10.0.0.1/32"}}}
+	objs := decodeAll(t, mustRenderHelm(t, map[string]any{"networkPolicy": map[string]any{
+		"apiServerTo": to, "apiServerPorts": []any{6443}}}, both...))
+	ds := only[*appsv1.DaemonSet](t, objs)
+	for _, f := range []string{"engine-pods", "dra"} {
+		np := named[*networkingv1.NetworkPolicy](t, objs, ds.Namespace, ds.Name+"-"+f)
+		api := np.Spec.Egress[len(np.Spec.Egress)-1]
+		require.Len(t, api.To, 1, np.Name)
+		require.NotNil(t, api.To[0].IPBlock, np.Name)
+		assert.Equal(t, "10.0.0.1/32", api.To[0].IPBlock.CIDR, np.Name)
+		require.Len(t, api.Ports, 1, np.Name)
+		assert.Equal(t, int32(6443), api.Ports[0].Port.IntVal, np.Name)
+	}
+
+	objs = decodeAll(t, mustRenderHelm(t, map[string]any{"networkPolicy": map[string]any{"denyEgress": false}}, both...))
+	ds = only[*appsv1.DaemonSet](t, objs)
+	agents := labels.Set(ds.Spec.Template.Labels)
+	var names []string
+	for _, np := range all[*networkingv1.NetworkPolicy](objs) {
+		if selects(t, &np.Spec.PodSelector, agents) {
+			names = append(names, np.Name)
+			assert.Equal(t, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}, np.Spec.PolicyTypes, np.Name)
+		}
+	}
+	assert.Equal(t, []string{ds.Name}, names, "the agents' policy only")
+}
