@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -123,6 +124,7 @@ func runRecord(ctx context.Context, d *deps, f *recordFlags) (err error) {
 	if err := writeRecording(d.stdout, f.output, rec); err != nil {
 		return err
 	}
+	sayDenied(d.stderr, rec)
 	fmt.Fprintf(d.stderr, "recorded %d samples of %d GPU(s) over %v to %s\n",
 		len(rec.Samples), len(rec.Devices), time.Duration(rec.Duration()).Round(time.Millisecond), f.output)
 	if st, err := os.Stat(f.output); f.output != "-" && err == nil && st.Size() > replay.MaxFileSize {
@@ -154,4 +156,15 @@ func writeRecording(stdout io.Writer, path string, rec *recording.Recording) err
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// sayDenied names each GPU whose handle NVML refused: recorded with the
+// code, without answers.
+func sayDenied(w io.Writer, rec *recording.Recording) {
+	for _, dev := range rec.Devices {
+		if dev.HandleRet != 0 {
+			fmt.Fprintf(w, "GPU %d: nvmlDeviceGetHandleByIndex_v2 returned %d (%s): recorded with that return code and no answers; the other GPUs are recorded\n",
+				dev.Index, dev.HandleRet, rec.ErrorStrings[strconv.Itoa(int(dev.HandleRet))])
+		}
+	}
 }
