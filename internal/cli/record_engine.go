@@ -176,6 +176,10 @@ func (e *recordEngines) finish(rec *recording.Recording, stderr io.Writer) {
 		return
 	}
 	rec.Engines = e.capture.Section(rec.StartUnixNanos)
+	if rec.Engines == nil {
+		fmt.Fprintln(stderr, "recorded no engine scrapes: --engine-pods found no Ready pod holding a GPU on this node (nor was an --engine-target given)")
+		return
+	}
 	fmt.Fprintf(stderr, "recorded %d engine scrapes of %d target(s), %.1f MiB of compressed bodies\n",
 		len(rec.Engines.Scrapes), len(rec.Engines.Targets), float64(e.capture.Size())/(1<<20))
 	if e.capture.Full() {

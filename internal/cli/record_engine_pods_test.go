@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/nvml-scaler/nvml-scaler/cluster/attribution/kubelettest"
 	"github.com/nvml-scaler/nvml-scaler/internal/fakenvml"
 	"github.com/nvml-scaler/nvml-scaler/recording"
 )
@@ -85,4 +86,20 @@ func TestRecordEnginePodsNoNode(t *testing.T) {
 	r := run(context.Background(), t, []string{"record", "--nvml-lib", f.LibPath, "--duration", "0", "-o", "-", "--engine-pods"})
 	assert.Equal(t, ExitUsage, r.code)
 	assert.Contains(t, r.stderr, "--engine-pods: no node name")
+}
+
+// record --engine-pods on a node without GPU pods records the GPUs and says
+// that it found no pod.
+func TestRecordEnginePodsNone(t *testing.T) {
+	t.Parallel()
+	f := fakenvml.New(t, loadRecording(t, rampRecording))
+	lookup, saDir := fakeAPIServer(t, podJSON("cpu-3", true, nil, 8000))
+	k := kubelettest.Start(t)
+	out := filepath.Join(t.TempDir(), "rec.json")
+	r := run(context.Background(), t, []string{"record", "--nvml-lib", f.LibPath, "--duration", "500ms", "--interval", "100ms",
+		"-o", out, "--engine-pods", "--kubelet-socket", k.Socket, "--engine-interval", "100ms"},
+		WithLookupEnv(lookup), func(d *deps) { d.serviceAccountDir = saDir })
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "recorded no engine scrapes: --engine-pods found no Ready pod holding a GPU")
+	assert.Nil(t, loadRecording(t, out).Engines)
 }
