@@ -140,6 +140,9 @@ func (c *Capture) Fetch(ctx context.Context, name string, t engine.Target) ([]by
 	defer c.mu.Unlock()
 	if et := c.targets[name]; et != nil && s.OK() {
 		et.URL = t.URL // a pod's: the declared port that answered
+		if t.Profile != nil {
+			et.Engine = string(t.Profile.Engine)
+		}
 	}
 	c.keepLocked(at, s, body)
 	return body, ct, err
