@@ -26,8 +26,10 @@ func TestRecordEnginePods(t *testing.T) {
 	f := fakenvml.New(t, loadRecording(t, rampRecording))
 	socket, opts := enginePods(t)
 	out := filepath.Join(t.TempDir(), "rec.json")
-	r := run(context.Background(), t, []string{"record", "--nvml-lib", f.LibPath, "--duration", "3s", "--interval", "100ms",
-		"-o", out, "--engine-pods", "--kubelet-socket", socket, "--engine-interval", "200ms"}, opts...)
+	// A 1 s interval gives each scrape 800 ms: a port probe that times out on a
+	// loaded machine is not retried before the pod restarts, as in serve.
+	r := run(context.Background(), t, []string{"record", "--nvml-lib", f.LibPath, "--duration", "4s", "--interval", "100ms",
+		"-o", out, "--engine-pods", "--kubelet-socket", socket, "--engine-interval", "1s"}, opts...)
 	require.Equal(t, ExitOK, r.code, r.stderr)
 	assert.Regexp(t, `recorded \d+ engine scrapes of 3 target\(s\)`, r.stderr)
 
@@ -60,7 +62,7 @@ func TestRecordEnginePods(t *testing.T) {
 	assert.Contains(t, broken[0].Error, "nvml-scaler.io/metrics-port")
 
 	// probe --replay shows the recorded pods with their engine and values.
-	r = run(context.Background(), t, []string{"probe", "--replay", out, "-o", "json", "--interval", "2500ms"}, newFakeClock().option())
+	r = run(context.Background(), t, []string{"probe", "--replay", out, "-o", "json", "--interval", "3500ms"}, newFakeClock().option())
 	require.Equal(t, ExitOK, r.code, r.stderr)
 	var rep probeReport
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &rep))
