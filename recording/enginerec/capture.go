@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"time"
@@ -123,10 +124,15 @@ func (c *Capture) Discover(next func() []watch.Target) func() []watch.Target {
 	}
 }
 
-// Fetch implements watch.Fetcher: Next's answer, unchanged, after keeping it.
+// Fetch implements watch.Fetcher: Next's answer, unchanged, after keeping it;
+// a scrape that fails because ctx was canceled (the recording ending) is not
+// kept.
 func (c *Capture) Fetch(ctx context.Context, name string, t engine.Target) ([]byte, string, error) {
 	at := c.o.Now()
 	body, ct, err := c.o.Next.Fetch(ctx, name, t)
+	if err != nil && errors.Is(ctx.Err(), context.Canceled) {
+		return body, ct, err // cut short by the recording's end: not the engine's answer
+	}
 	s := recording.EngineScrape{Target: name, ContentType: ct}
 	if err == nil {
 		_, err := engine.ParseKnown(body, ct, c.o.MaxSeries)

@@ -75,3 +75,22 @@ func TestCapturePods(t *testing.T) {
 	_, err = enginerec.NewPlayer(sec, enginerec.PlayerOptions{Offset: clk.offset})
 	assert.ErrorContains(t, err, "engines.targets[1] (llm/sg-0)")
 }
+
+// A scrape cut short by the recording's end (its context canceled) is not
+// kept as the engine's failure.
+func TestCaptureDropsCanceled(t *testing.T) {
+	t.Parallel()
+	url := serveBodies(t, clustertest.EngineBody(t, "sglang_docs.txt"))
+	target := watch.Target{Name: "op", Target: engine.Target{URL: url}}
+	c := enginerec.NewCapture(enginerec.CaptureOptions{Next: watch.HTTP(newScraper(t)), Targets: []watch.Target{target},
+		Interval: time.Second})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, _, err := c.Fetch(ctx, "op", target.Target)
+	require.Error(t, err)
+	_, _, err = c.Fetch(context.Background(), "op", target.Target)
+	require.NoError(t, err)
+	sec := c.Section(0)
+	require.Len(t, sec.Scrapes, 1)
+	assert.True(t, sec.Scrapes[0].OK())
+}
