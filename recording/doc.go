@@ -8,7 +8,9 @@
 // A recording is one JSON document (see [Recording]). Every NVML answer is a
 // [Result]: a return code (nvmlReturn_t, 0 = success) and, on success, the value.
 // A failed call is recorded as its return code with no value, so replaying it gives
-// back the same error. GPM values may be NaN — NVML really returns NaN — and JSON
+// back the same error. A GPU whose handle NVML refused (a device cgroup's
+// NVML_ERROR_NO_PERMISSION) is kept in its place with that code
+// ([Device.HandleRet]) and no answers. GPM values may be NaN — NVML really returns NaN — and JSON
 // cannot hold NaN, so [Float] writes NaN and ±Inf as the strings "NaN", "+Inf" and
 // "-Inf".
 //

@@ -5,6 +5,7 @@ package recording
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Engines is the optional section of a recording that holds inference
@@ -30,12 +31,22 @@ type Engines struct {
 	Scrapes []EngineScrape `json:"scrapes"`
 }
 
-// EngineTarget is one endpoint scraped while recording.
+// EngineTarget is one endpoint scraped while recording: an operator's
+// --engine-target, or a GPU pod found by --engine-pods (Namespace set).
 type EngineTarget struct {
-	// Name is the operator's name for it (--engine-target name=URL).
+	// Name is the operator's name for it (--engine-target name=URL), or a
+	// pod's namespace/name.
 	Name string `json:"name"`
-	// URL is where it was scraped.
+	// URL is where it was scraped (a pod's: the endpoint that last answered;
+	// "" when none did).
 	URL string `json:"url"`
+	// Namespace is a pod's namespace; "" for an operator's target.
+	Namespace string `json:"namespace,omitempty"`
+	// GPUs are the UUIDs of the GPUs the kubelet allocated to the pod.
+	GPUs []string `json:"gpus,omitempty"`
+	// Engine is the engine an annotation forced (nvml-scaler.io/engine);
+	// "" when detected from the body.
+	Engine string `json:"engine,omitempty"`
 }
 
 // EngineScrape is one scrape of one target: a body (BodyGzip, or Same), or
@@ -80,6 +91,9 @@ func (e *Engines) validate() error {
 	for i, t := range e.Targets {
 		if _, dup := hasBody[t.Name]; t.Name == "" || dup {
 			return fmt.Errorf("engines.targets[%d] name %q: want a unique, non-empty name", i, t.Name)
+		}
+		if t.Namespace == "" && len(t.GPUs) > 0 || t.Namespace != "" && !strings.HasPrefix(t.Name, t.Namespace+"/") {
+			return fmt.Errorf("engines.targets[%d] %q (namespace %q): a pod's name is namespace/name, and only a pod has GPUs", i, t.Name, t.Namespace)
 		}
 		hasBody[t.Name] = false
 	}

@@ -30,11 +30,12 @@ func TestRecordingsWithoutEngines(t *testing.T) {
 // engineSection is a valid section for format tests; the bytes stand for a
 // gzip body, which Decode does not inflate (the engine replay does).
 func engineSection() *Engines {
-	return &Engines{IntervalNanos: 1e9, Targets: []EngineTarget{{Name: "a", URL: "http://a/metrics"}, {Name: "b", URL: "http://b/metrics"}},
+	return &Engines{IntervalNanos: 1e9, Targets: []EngineTarget{{Name: "a", URL: "http://a/metrics"},
+		{Name: "llm/b", URL: "http://10.0.0.7:8000/metrics", Namespace: "llm", GPUs: []string{"GPU-1"}, Engine: "vllm"}},
 		Scrapes: []EngineScrape{
 			{OffsetNanos: -5, Target: "a", Error: "scrape http://a/metrics: status 503 Service Unavailable: scrape failed", Result: "error"},
 			{OffsetNanos: 0, Target: "a", BodyGzip: []byte{1}},
-			{OffsetNanos: 0, Target: "b", BodyGzip: []byte{2}},
+			{OffsetNanos: 0, Target: "llm/b", BodyGzip: []byte{2}},
 			{OffsetNanos: 1e9, Target: "a", Same: true},
 		}}
 }
@@ -58,13 +59,15 @@ func TestEnginesRejects(t *testing.T) {
 		{"no interval", func(e *Engines) { e.IntervalNanos = 0 }, "engines.intervalNs 0"},
 		{"no targets", func(e *Engines) { e.Targets = nil }, "engines.targets is empty"},
 		{"repeated name", func(e *Engines) { e.Targets[1].Name = "a" }, `engines.targets[1] name "a": want a unique`},
+		{"pod name", func(e *Engines) { e.Targets[1].Name = "b" }, `engines.targets[1] "b" (namespace "llm"): a pod's name is namespace/name`},
+		{"GPUs without pod", func(e *Engines) { e.Targets[0].GPUs = []string{"GPU-1"} }, `engines.targets[0] "a" (namespace ""): `},
 		{"unknown target", func(e *Engines) { e.Scrapes[1].Target = "c" }, `engines.scrapes[1] names target "c"`},
 		{"back in time", func(e *Engines) { e.Scrapes[2].OffsetNanos = -10 }, "engines.scrapes[2] offset -10 ns goes back in time"},
 		{"error and body", func(e *Engines) { e.Scrapes[0].BodyGzip = []byte{1} }, "engines.scrapes[0] (a): a failed scrape"},
 		{"result without error", func(e *Engines) { e.Scrapes[1].Result = "timeout" }, `result "timeout" without an error`},
 		{"neither body nor same", func(e *Engines) { e.Scrapes[1].BodyGzip = nil }, "want bodyGzip or same"},
 		{"body and same", func(e *Engines) { e.Scrapes[1].Same = true }, "want bodyGzip or same"},
-		{"same first", func(e *Engines) { e.Scrapes[2] = EngineScrape{Target: "b", Same: true} }, "same, but the target has no earlier body"},
+		{"same first", func(e *Engines) { e.Scrapes[2] = EngineScrape{Target: "llm/b", Same: true} }, "same, but the target has no earlier body"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

@@ -52,7 +52,13 @@ type System struct {
 
 // Device holds the static answers for one GPU.
 type Device struct {
-	Index        uint32          `json:"index"`
+	Index uint32 `json:"index"`
+	// HandleRet is nvmlDeviceGetHandleByIndex_v2's return code when it
+	// failed, e.g. 4 (NVML_ERROR_NO_PERMISSION) for a GPU the container's
+	// device cgroup denies; 0 (omitted) when the GPU opened. nvmlDeviceGetCount
+	// still counted it. Such a GPU has no other answers: every Result of it,
+	// here and in each sample, holds the same code (see [Failed]).
+	HandleRet    int32           `json:"handleRet,omitempty"`
 	Name         Result[string]  `json:"name"`         // nvmlDeviceGetName
 	UUID         Result[string]  `json:"uuid"`         // nvmlDeviceGetUUID, "GPU-…"
 	PCI          Result[PCIInfo] `json:"pci"`          // nvmlDeviceGetPciInfo_v3

@@ -40,7 +40,9 @@ shows its engine, requests waiting and running, KV-cache use and TTFT (the
 mean between the scrapes), and why any of them is absent.
 
 --watch redraws the table each --interval with a sparkline of the last minute
-of SM activity (GPU utilization where the GPU has no GPM) until interrupted.
+of SM activity (GPU utilization where the GPU has no GPM) until interrupted;
+the engine targets are scraped at every redraw and their rows redrawn too
+(TTFT: the mean over the last minute).
 
 Without NVML it fails, listing the paths tried and what to check.`,
 		Example: `  nvml-scaler probe
@@ -121,7 +123,7 @@ func runProbe(ctx context.Context, d *deps, f *probeFlags) error {
 	}
 	defer p.sampler.Close()
 	if f.watch {
-		return p.watch(ctx, f.interval)
+		return p.watch(ctx, f.interval, &f.engines)
 	}
 	first, err := p.sweep(ctx)
 	if err != nil {

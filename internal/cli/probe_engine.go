@@ -30,6 +30,17 @@ type probeEngines struct {
 	recorded *enginerec.Player
 	hist     []engine.History
 	errs     []error
+	// window is how far back report's rates and means reach (and the
+	// history kept); 0 means an hour: all of a one-shot probe's scrapes.
+	window time.Duration
+}
+
+// span is the window report reads over.
+func (p *probeEngines) span() time.Duration {
+	if p.window > 0 {
+		return p.window
+	}
+	return time.Hour
 }
 
 func (p *probeEngines) register(fs *pflag.FlagSet) {
@@ -83,7 +94,7 @@ func (p *probeEngines) scrape(ctx context.Context, now time.Time, timeout time.D
 	for i := range p.targets {
 		r, err := p.read(ctx, s, &p.targets[i], now)
 		if p.errs[i] = err; err == nil {
-			p.hist[i] = p.hist[i].Add(r, time.Hour)
+			p.hist[i] = p.hist[i].Add(r, p.span())
 		}
 	}
 }
@@ -158,7 +169,7 @@ func (p *probeEngines) report() []probeEngine {
 		h := p.hist[i]
 		e.Engine = string(h.Newest().Engine)
 		for m := range engine.NumMetrics {
-			w, err := h.Window(m, time.Hour)
+			w, err := h.Window(m, p.span())
 			var v float64
 			if err == nil {
 				v, err = engine.Combine([]engine.Window{w}, engine.Sum, 0)

@@ -18,20 +18,12 @@ import (
 )
 
 // probePods finds the GPU pods on this node as serve --engine-pods does.
-type probePods struct {
-	on            bool
-	node          string
-	kubeletSocket string
-}
+type probePods struct{ podFlags }
 
 func (p *probePods) register(fs *pflag.FlagSet) {
-	fs.BoolVar(&p.on, "engine-pods", false,
-		"also scrape the Ready pods holding GPUs on this node, found as 'serve --engine-pods' finds them (the node's pods "+
-			"from the API server with the service-account token; GPU→pod from --kubelet-socket), and show each pod's engine, "+
-			"queue, KV cache and TTFT")
-	fs.StringVar(&p.node, "node-name", "", "with --engine-pods: the node whose pods are listed (default: $NODE_NAME)")
-	fs.StringVar(&p.kubeletSocket, "kubelet-socket", attribution.DefaultSocket,
-		"with --engine-pods: the kubelet's PodResources socket, read for GPU→pod attribution")
+	p.podFlags.register(fs, "also scrape the Ready pods holding GPUs on this node, found as 'serve --engine-pods' finds them (the node's pods "+
+		"from the API server with the service-account token; GPU→pod from --kubelet-socket), and show each pod's engine, "+
+		"queue, KV cache and TTFT")
 }
 
 // targets lists the engine targets of the GPU pods on the node, each with
@@ -41,21 +33,13 @@ func (p *probePods) targets(ctx context.Context, d *deps, snap *scaler.Snapshot)
 	if !p.on {
 		return nil, nil
 	}
-	node := p.node
-	if node == "" {
-		node, _ = d.lookupEnv("NODE_NAME")
-	}
-	if node == "" {
-		return nil, usageErrorf("--engine-pods: no node name: set --node-name or $NODE_NAME (from spec.nodeName)")
-	}
-	getenv := func(k string) string { v, _ := d.lookupEnv(k); return v }
-	cfg, err := podwatch.InCluster(node, d.serviceAccountDir, getenv)
+	node, err := p.nodeName(d)
 	if err != nil {
-		return nil, fmt.Errorf("--engine-pods: %w", err)
+		return nil, err
 	}
-	pw, err := podwatch.New(cfg)
+	pw, err := podWatch(d, node, nil)
 	if err != nil {
-		return nil, fmt.Errorf("--engine-pods: %w", err)
+		return nil, err
 	}
 	pods, err := pw.List(ctx)
 	if err != nil {

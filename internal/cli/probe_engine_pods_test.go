@@ -131,6 +131,17 @@ func TestProbeEnginePods(t *testing.T) {
 // TestProbeEnginePods and returns probe's arguments and options.
 func enginePodsSetup(t *testing.T) ([]string, []Option) {
 	t.Helper()
+	socket, opts := enginePods(t)
+	return []string{"probe", "--replay", rampRecording, "--engine-pods", "--kubelet-socket", socket}, opts
+}
+
+// enginePods starts the engines (vllm-0 at its annotated port, sglang-1 at
+// its second declared port), the API server listing them beside broken-2
+// (annotated with an undeclared port), cpu-3 (no GPU) and starting-4 (not
+// Ready), and the kubelet attributing the ramp recording's GPU; it returns
+// the kubelet's socket and the options of a pod on node gpu-1.
+func enginePods(t *testing.T) (string, []Option) {
+	t.Helper()
 	vllm := engineServer(t, clustertest.EngineBody(t, "vllm_datadog.txt"), clustertest.ScaledEngineBody(t, "vllm_datadog.txt", 2))
 	sglang := engineServer(t, clustertest.EngineBody(t, "sglang_docs.txt"))
 	vp, sp := portOf(t, vllm), portOf(t, sglang)
@@ -144,10 +155,7 @@ func enginePodsSetup(t *testing.T) ([]string, []Option) {
 	for _, p := range []string{"vllm-0", "sglang-1", "broken-2", "starting-4"} {
 		k.Allocate("llm", p, "server", "nvidia.com/gpu", rampGPU)
 	}
-	args := []string{"probe", "--replay", rampRecording, "--engine-pods", "--kubelet-socket", k.Socket}
-	opts := []Option{WithLookupEnv(lookup), func(d *deps) { d.serviceAccountDir = saDir }}
-
-	return args, opts
+	return k.Socket, []Option{WithLookupEnv(lookup), func(d *deps) { d.serviceAccountDir = saDir }}
 }
 
 // Without what --engine-pods needs, probe says which input is missing.

@@ -23,15 +23,22 @@ const (
 	sparkWidth  = 60
 )
 
-// watch redraws the table and the sparklines each interval until ctx ends;
-// it returns nil then. A sweep that fails after the first is shown, not fatal.
-func (p *prober) watch(ctx context.Context, interval time.Duration) error {
+// watch redraws the table, the engine targets' rows (eng: --engine-target,
+// --engine-pods, a --replay recording's) and the sparklines each interval
+// until ctx ends; it returns nil then. A sweep that fails after the first is
+// shown, not fatal; the engines are found after the first sweep, and their
+// rates and means cover the last sparkWindow.
+func (p *prober) watch(ctx context.Context, interval time.Duration, eng *probeEngines) error {
 	n := max(1, int(sparkWindow/interval))
 	hist := map[string]*series{}
+	eng.window = sparkWindow
 	for first := true; ; first = false {
 		snap, err := p.sweep(ctx)
 		if ctx.Err() != nil {
 			return nil
+		}
+		if first && err == nil {
+			err = eng.discover(ctx, p.d, p.tee.Source, snap)
 		}
 		var frame bytes.Buffer
 		frame.WriteString(clearScreen)
@@ -42,6 +49,8 @@ func (p *prober) watch(ctx context.Context, interval time.Duration) error {
 			fmt.Fprintf(&frame, "sweep failed: %v\n", err)
 		} else {
 			_ = writeTable(&frame, p.report(snap))
+			eng.scrape(ctx, p.d.now(), interval)
+			_ = writeEngines(&frame, eng.report())
 			frame.WriteString("\n")
 			writeSparklines(&frame, snap, hist, n)
 		}

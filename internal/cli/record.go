@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -44,9 +45,16 @@ stores each body (gzip-compressed; a body equal to the previous one as
 --replay' then serves their engine metrics in step with the GPUs. gzip keeps
 about a seventh of a vLLM body; the bodies stop at 18 MiB compressed (about
 15 minutes of one 150 KB body a second), which ends the recording early, so
-that the file stays under the 32 MiB --replay reads.`,
+that the file stays under the 32 MiB --replay reads.
+
+--engine-pods records the bodies of the Ready pods holding GPUs on this
+node, found as 'serve --engine-pods' finds them, under each pod's
+namespace/name with its namespace and GPUs (and, once per reason, why a pod
+cannot be scraped), so that 'serve --replay' and 'probe --replay' show them
+as pods.`,
 		Example: `  nvml-scaler record --duration 2m -o vllm-burst.json --description "vLLM, llama-3-8b, 0→64 concurrent requests"
-  nvml-scaler record --duration 2m -o vllm-burst.json --engine-target vllm-0=http://127.0.0.1:8000/metrics`,
+  nvml-scaler record --duration 2m -o vllm-burst.json --engine-target vllm-0=http://127.0.0.1:8000/metrics
+  nvml-scaler record --duration 2m -o node-pods.json --engine-pods   # in the agent's pod: $NODE_NAME, its token`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := f.validate(); err != nil {
@@ -100,7 +108,7 @@ func runRecord(ctx context.Context, d *deps, f *recordFlags) (err error) {
 	}
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	eng, err := f.engine.start(ctx, d.now, stop)
+	eng, err := f.engine.start(ctx, d, lib, stop)
 	if err != nil {
 		return err
 	}
@@ -116,6 +124,7 @@ func runRecord(ctx context.Context, d *deps, f *recordFlags) (err error) {
 	if err := writeRecording(d.stdout, f.output, rec); err != nil {
 		return err
 	}
+	sayDenied(d.stderr, rec)
 	fmt.Fprintf(d.stderr, "recorded %d samples of %d GPU(s) over %v to %s\n",
 		len(rec.Samples), len(rec.Devices), time.Duration(rec.Duration()).Round(time.Millisecond), f.output)
 	if st, err := os.Stat(f.output); f.output != "-" && err == nil && st.Size() > replay.MaxFileSize {
@@ -147,4 +156,15 @@ func writeRecording(stdout io.Writer, path string, rec *recording.Recording) err
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// sayDenied names each GPU whose handle NVML refused: recorded with the
+// code, without answers.
+func sayDenied(w io.Writer, rec *recording.Recording) {
+	for _, dev := range rec.Devices {
+		if dev.HandleRet != 0 {
+			fmt.Fprintf(w, "GPU %d: nvmlDeviceGetHandleByIndex_v2 returned %d (%s): recorded with that return code and no answers; the other GPUs are recorded\n",
+				dev.Index, dev.HandleRet, rec.ErrorStrings[strconv.Itoa(int(dev.HandleRet))])
+		}
+	}
 }

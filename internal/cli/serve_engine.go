@@ -197,15 +197,9 @@ func openEngine(d *deps, f *engineFlags, sweep time.Duration, node string, attr 
 	}
 	var src *podSource
 	if f.pods {
-		getenv := func(k string) string { v, _ := d.lookupEnv(k); return v }
-		cfg, err := podwatch.InCluster(node, d.serviceAccountDir, getenv)
+		pw, err := podWatch(d, node, log.With("component", "pod-watch"))
 		if err != nil {
-			return nil, fmt.Errorf("--engine-pods: %w", err)
-		}
-		cfg.Logger = log.With("component", "pod-watch")
-		pw, err := podwatch.New(cfg)
-		if err != nil {
-			return nil, fmt.Errorf("--engine-pods: %w", err)
+			return nil, err
 		}
 		src = &podSource{pods: pw, attr: attr, devices: s.Latest}
 	}

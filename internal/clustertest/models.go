@@ -4,9 +4,6 @@ package clustertest
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 
@@ -31,42 +28,56 @@ const SGLangAdapter = "adapter"
 // inputs.
 func SGLangTwoModelsReading(t testing.TB, at time.Time, k float64) *engine.Reading {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	b, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "engine", "testdata", "engines", "sglang_docs.txt"))
+	return mapBody(t, "sglang_docs.txt", ModelsBody(t, "sglang_docs.txt", k, SGLangAdapter), at)
+}
+
+// ModelsBody returns the real body engine/testdata/engines/file as one pod
+// serving 1+len(extra) models: every series ×k under the body's own
+// model_name, then a copy of each under model_name extra[i], ×(i+2)k.
+// Names, labels and bucket layouts stay the engine's own.
+func ModelsBody(t testing.TB, file string, k float64, extra ...string) []byte {
+	t.Helper()
+	fams, err := engine.Parse(EngineBody(t, file), "text/plain; version=0.0.4", 0)
 	if err != nil {
-		t.Fatalf("clustertest: %v", err)
-	}
-	fams, err := engine.Parse(b, "text/plain; version=0.0.4", 0)
-	if err != nil {
-		t.Fatalf("clustertest: parse sglang_docs.txt: %v", err)
+		t.Fatalf("clustertest: parse %s: %v", file, err)
 	}
 	var buf bytes.Buffer
 	for _, f := range fams {
 		var copies []*dto.Metric
-		for _, m := range f.Metric {
-			c := proto.Clone(m).(*dto.Metric)
-			for _, lp := range c.Label {
-				if lp.GetName() == "model_name" {
-					lp.Value = proto.String(SGLangAdapter)
+		for i, model := range extra {
+			for _, m := range f.Metric {
+				c := proto.Clone(m).(*dto.Metric)
+				for _, lp := range c.Label {
+					if lp.GetName() == "model_name" {
+						lp.Value = proto.String(model)
+					}
 				}
+				ScaleMetric(c, float64(i+2)*k)
+				copies = append(copies, c)
 			}
+		}
+		for _, m := range f.Metric {
 			ScaleMetric(m, k)
-			ScaleMetric(c, 2*k)
-			copies = append(copies, c)
 		}
 		f.Metric = append(f.Metric, copies...)
 		if _, err := expfmt.MetricFamilyToText(&buf, f); err != nil {
 			t.Fatalf("clustertest: encode: %v", err)
 		}
 	}
+	return buf.Bytes()
+}
+
+// mapBody maps body (derived from file) as a scrape at at.
+func mapBody(t testing.TB, file string, body []byte, at time.Time) *engine.Reading {
+	t.Helper()
 	s, err := engine.NewScraper(engine.Options{Timeout: time.Second})
 	if err != nil {
 		t.Fatalf("clustertest: %v", err)
 	}
 	defer s.Close()
-	r, err := s.Map(buf.Bytes(), "", engine.Target{}, at)
+	r, err := s.Map(body, "", engine.Target{}, at)
 	if err != nil {
-		t.Fatalf("clustertest: map two-model sglang_docs.txt: %v", err)
+		t.Fatalf("clustertest: map multi-model %s: %v", file, err)
 	}
 	return r
 }

@@ -309,7 +309,13 @@ func (sw *scriptWriter) faults(cfg *config) {
 		}
 		sw.line("lost %d %d", i, cfg.lost[i])
 	}
-	for _, r := range cfg.denies {
+	denies := cfg.denies
+	for i, d := range sw.rec.Devices { // recorded as denied: denied at every step, as it was
+		if d.HandleRet != 0 {
+			denies = append(denies, deviceRule{i, -1, d.HandleRet, 0, 0})
+		}
+	}
+	for _, r := range denies {
 		if r.device < 0 || r.device >= n {
 			sw.errorf("fault on GPU %d: the recording has %d devices", r.device, n)
 			continue

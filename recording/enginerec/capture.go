@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"time"
@@ -54,6 +55,13 @@ type Capture struct {
 	last    map[string][]byte
 	size    int64
 	full    bool
+	// targets are the section's targets by name, in the order first seen
+	// (order): Targets, then those Discover returned.
+	targets map[string]*recording.EngineTarget
+	order   []string
+	// invalid is the reason last kept for a discovered target that cannot
+	// be scraped.
+	invalid map[string]string
 }
 
 type stamped struct {
@@ -69,13 +77,62 @@ func NewCapture(o CaptureOptions) *Capture {
 	if o.MaxSeries == 0 {
 		o.MaxSeries = engine.DefaultMaxSeries
 	}
-	return &Capture{o: o, last: map[string][]byte{}}
+	c := &Capture{o: o, last: map[string][]byte{}, targets: map[string]*recording.EngineTarget{}, invalid: map[string]string{}}
+	for _, t := range o.Targets {
+		c.note(t)
+	}
+	return c
 }
 
-// Fetch implements watch.Fetcher: Next's answer, unchanged, after keeping it.
+// note adds t to the section's targets, or refreshes its namespace, GPUs
+// and forced engine; c.mu held or c not shared yet.
+func (c *Capture) note(t watch.Target) {
+	et, ok := c.targets[t.Name]
+	if !ok {
+		et = &recording.EngineTarget{Name: t.Name, URL: t.URL}
+		c.targets[t.Name] = et
+		c.order = append(c.order, t.Name)
+	}
+	et.Namespace, et.GPUs = t.Namespace, slices.Clone(t.GPUs)
+	if t.Profile != nil {
+		et.Engine = string(t.Profile.Engine)
+	}
+}
+
+// Discover wraps a Watcher's Discover (the pods of --engine-pods) so that
+// every target it returns is listed in the section with its namespace and
+// GPUs, and a pod that cannot be scraped (Invalid) is kept as a failed
+// scrape with its reason, once per reason.
+func (c *Capture) Discover(next func() []watch.Target) func() []watch.Target {
+	return func() []watch.Target {
+		ts := next()
+		at := c.o.Now()
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, t := range ts {
+			c.note(t)
+			if t.Invalid == nil {
+				delete(c.invalid, t.Name)
+				continue
+			}
+			if why := t.Invalid.Error(); c.invalid[t.Name] != why {
+				c.invalid[t.Name] = why
+				c.keepLocked(at, recording.EngineScrape{Target: t.Name, Error: why, Result: watch.Result(t.Invalid)}, nil)
+			}
+		}
+		return ts
+	}
+}
+
+// Fetch implements watch.Fetcher: Next's answer, unchanged, after keeping it;
+// a scrape that fails because ctx was canceled (the recording ending) is not
+// kept.
 func (c *Capture) Fetch(ctx context.Context, name string, t engine.Target) ([]byte, string, error) {
 	at := c.o.Now()
 	body, ct, err := c.o.Next.Fetch(ctx, name, t)
+	if err != nil && errors.Is(ctx.Err(), context.Canceled) {
+		return body, ct, err // cut short by the recording's end: not the engine's answer
+	}
 	s := recording.EngineScrape{Target: name, ContentType: ct}
 	if err == nil {
 		_, err := engine.ParseKnown(body, ct, c.o.MaxSeries)
@@ -85,13 +142,20 @@ func (c *Capture) Fetch(ctx context.Context, name string, t engine.Target) ([]by
 	} else {
 		s.Error, s.Result = err.Error(), watch.Result(err)
 	}
-	c.keep(at, s, body)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if et := c.targets[name]; et != nil && s.OK() {
+		et.URL = t.URL // a pod's: the declared port that answered
+		if t.Profile != nil {
+			et.Engine = string(t.Profile.Engine)
+		}
+	}
+	c.keepLocked(at, s, body)
 	return body, ct, err
 }
 
-func (c *Capture) keep(at time.Time, s recording.EngineScrape, body []byte) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+// keepLocked keeps one scrape; c.mu held.
+func (c *Capture) keepLocked(at time.Time, s recording.EngineScrape, body []byte) {
 	if c.full {
 		return
 	}
@@ -131,17 +195,18 @@ func (c *Capture) Full() bool {
 
 // Section returns what was captured as a recording's engines section, offsets
 // relative to startUnixNanos (the recording's StartUnixNanos), the scrapes in
-// the order they started; nil when no target was given. Call it after the
+// the order they started: the operator's targets, then the discovered ones
+// in the order first seen; nil when there was no target. Call it after the
 // Watcher stopped.
 func (c *Capture) Section(startUnixNanos int64) *recording.Engines {
-	if len(c.o.Targets) == 0 {
-		return nil
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if len(c.order) == 0 {
+		return nil
+	}
 	e := &recording.Engines{IntervalNanos: c.o.Interval.Nanoseconds()}
-	for _, t := range c.o.Targets {
-		e.Targets = append(e.Targets, recording.EngineTarget{Name: t.Name, URL: t.URL})
+	for _, name := range c.order {
+		e.Targets = append(e.Targets, *c.targets[name])
 	}
 	ss := slices.Clone(c.scrapes)
 	// A target has one scrape in flight at a time, so sorting by start keeps

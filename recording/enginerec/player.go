@@ -62,8 +62,16 @@ func NewPlayer(sec *recording.Engines, o PlayerOptions) (*Player, error) {
 		o.MaxSeries = engine.DefaultMaxSeries
 	}
 	p := &Player{o: o, interval: time.Duration(sec.IntervalNanos), tracks: map[string]*track{}}
-	for _, t := range sec.Targets {
-		p.targets = append(p.targets, watch.Target{Name: t.Name, Target: engine.Target{URL: t.URL}})
+	for i, t := range sec.Targets {
+		wt := watch.Target{Name: t.Name, Target: engine.Target{URL: t.URL}, Namespace: t.Namespace, GPUs: t.GPUs}
+		if t.Engine != "" {
+			prof, err := engine.ProfileFor(t.Engine)
+			if err != nil {
+				return nil, fmt.Errorf("engines.targets[%d] (%s): %w", i, t.Name, err)
+			}
+			wt.Profile = prof
+		}
+		p.targets = append(p.targets, wt)
 		p.tracks[t.Name] = &track{}
 	}
 	for i := range sec.Scrapes {
@@ -123,7 +131,9 @@ func (p *Player) inflate(gz []byte) ([]byte, error) {
 }
 
 // Targets returns the recorded targets, in the recording's order: operator
-// targets (no namespace, no GPUs), as --engine-target gives.
+// targets (no namespace, no GPUs), as --engine-target gives, and pods
+// (namespace/name, their namespace and GPUs, an engine an annotation
+// forced), as --engine-pods finds them.
 func (p *Player) Targets() []watch.Target { return p.targets }
 
 // Interval is the interval the bodies were recorded at.

@@ -92,14 +92,18 @@ func addMIGSamples(s *recording.Sample, devs []nvml.Device) {
 	}
 }
 
-// gpmSamplers makes one sampler per GPM-capable device (nil where unsupported).
-func gpmSamplers(devs []nvml.Device) []*nvml.GPMSampler {
+// gpmSamplers makes one sampler per GPM-capable device (nil where unsupported
+// or the GPU has no handle).
+func gpmSamplers(devs gpus) []*nvml.GPMSampler {
 	out := make([]*nvml.GPMSampler, len(devs))
 	for i, d := range devs {
-		if ok, err := d.GPMSupported(); err != nil || !ok {
+		if d.ret != 0 {
 			continue
 		}
-		s, err := d.NewGPMSampler(gpmIDs...)
+		if ok, err := d.dev.GPMSupported(); err != nil || !ok {
+			continue
+		}
+		s, err := d.dev.NewGPMSampler(gpmIDs...)
 		if err == nil {
 			_, _ = s.Sample() // prime, so the first recorded sample has GPM values
 			out[i] = s

@@ -33,7 +33,11 @@ var gpmIDs = []nvml.GPMMetricID{1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13}
 // Record samples every GPU on an initialised lib until opts.Duration passes or
 // ctx ends, and returns the recording. It reads only cheap calls (never
 // nvmlDeviceGetPcieThroughput). An error that stops one call is recorded as that
-// call's return code; only failures to enumerate devices abort the recording.
+// call's return code. A GPU whose handle NVML refuses with a return code
+// (NVML_ERROR_NO_PERMISSION from a device cgroup, GPU_IS_LOST, …) stays in
+// the recording with that code (Device.HandleRet, and in every Result of it);
+// only a failure to count the devices, or one without a return code, aborts
+// the recording.
 func Record(ctx context.Context, lib *nvml.Library, opts Options) (*recording.Recording, error) {
 	if opts.Interval <= 0 {
 		opts.Interval = 100 * time.Millisecond
@@ -54,10 +58,16 @@ func Record(ctx context.Context, lib *nvml.Library, opts Options) (*recording.Re
 		System:       system(lib),
 		ErrorStrings: errorStrings(lib),
 		ErrorPaths:   errorPaths(lib, len(devs)),
-		LatencyNanos: latency(devs),
+		LatencyNanos: latency(devs.opened()),
 	}
 	for i, d := range devs {
-		rec.Devices = append(rec.Devices, static(d, uint32(i)))
+		if d.ret != 0 {
+			dev := recording.Failed[recording.Device](d.ret)
+			dev.Index, dev.HandleRet = uint32(i), d.ret
+			rec.Devices = append(rec.Devices, dev)
+			continue
+		}
+		rec.Devices = append(rec.Devices, static(d.dev, uint32(i)))
 	}
 	samplers := gpmSamplers(devs)
 	defer closeAll(samplers)
@@ -91,23 +101,47 @@ func waitGPM(ctx context.Context, samplers []*nvml.GPMSampler) bool {
 	}
 }
 
-func devices(lib *nvml.Library) ([]nvml.Device, error) {
+// gpu is one counted GPU: its handle, or ret, the code NVML refused it with.
+type gpu struct {
+	dev nvml.Device
+	ret int32
+}
+
+type gpus []gpu
+
+// opened lists the GPUs that have a handle, in index order.
+func (gs gpus) opened() []nvml.Device {
+	var out []nvml.Device
+	for _, g := range gs {
+		if g.ret == 0 {
+			out = append(out, g.dev)
+		}
+	}
+	return out
+}
+
+func devices(lib *nvml.Library) (gpus, error) {
 	n, err := lib.DeviceCount()
 	if err != nil {
 		return nil, fmt.Errorf("recorder: count devices: %w", err)
 	}
-	devs := make([]nvml.Device, 0, n)
+	devs := make(gpus, 0, n)
 	for i := range n {
 		d, err := lib.DeviceByIndex(i)
-		if err != nil {
+		var r nvml.Return
+		switch {
+		case err == nil:
+			devs = append(devs, gpu{dev: d})
+		case errors.As(err, &r):
+			devs = append(devs, gpu{ret: int32(r)})
+		default:
 			return nil, fmt.Errorf("recorder: device %d: %w", i, err)
 		}
-		devs = append(devs, d)
 	}
 	return devs, nil
 }
 
-func sampleLoop(ctx context.Context, rec *recording.Recording, devs []nvml.Device,
+func sampleLoop(ctx context.Context, rec *recording.Recording, devs gpus,
 	samplers []*nvml.GPMSampler, opts Options) error {
 	start := time.Now()
 	rec.StartUnixNanos = start.UnixNano()
@@ -122,10 +156,14 @@ func sampleLoop(ctx context.Context, rec *recording.Recording, devs []nvml.Devic
 		}
 		s := recording.Sample{OffsetNanos: time.Since(start).Nanoseconds()}
 		for i, d := range devs {
-			s.Devices = append(s.Devices, sample(d, samplers[i]))
+			if d.ret != 0 {
+				s.Devices = append(s.Devices, recording.Failed[recording.DeviceSample](d.ret))
+				continue
+			}
+			s.Devices = append(s.Devices, sample(d.dev, samplers[i]))
 		}
 		last = time.Now()
-		addMIGSamples(&s, devs)
+		addMIGSamples(&s, devs.opened())
 		rec.Samples = append(rec.Samples, s)
 		if time.Since(start) >= opts.Duration {
 			return nil

@@ -80,6 +80,9 @@ func New(rec *recording.Recording, opts Options) (*Source, error) {
 	}
 	s := &Source{rec: rec, opts: opts, start: opts.Now()}
 	for i, d := range rec.Devices {
+		if d.HandleRet != 0 {
+			continue // no handle, no UUID: the fake library denies it as NVML did; replay serves the others
+		}
 		if !d.UUID.OK() {
 			return nil, fmt.Errorf("replay: device %d has no UUID (nvmlDeviceGetUUID returned %d)", i, d.UUID.Ret)
 		}
