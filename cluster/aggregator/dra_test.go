@@ -4,7 +4,6 @@ package aggregator_test
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
 
@@ -174,5 +173,4 @@ func TestDRAWithoutTheAPI(t *testing.T) {
 	assert.Contains(t, why, "turn --dra off")
 	_, err := c.agg.GetMetrics(context.Background(), c.req("dra-so", "llm", nil))
 	requireCode(t, err, codes.Unavailable, "not ready", "turn --dra off")
-	assert.False(t, errors.Is(err, context.DeadlineExceeded))
 }
