@@ -4,6 +4,7 @@ package aggregator_test
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 
 	"github.com/nvml-scaler/nvml-scaler/cluster/aggregator"
 	ct "github.com/nvml-scaler/nvml-scaler/internal/clustertest"
+	"github.com/nvml-scaler/nvml-scaler/internal/testutil"
 	"github.com/nvml-scaler/nvml-scaler/scaler"
 )
 
@@ -106,7 +108,8 @@ func TestDRAPodsCount(t *testing.T) {
 // answer Unavailable (never a smaller sum), with the agent's note.
 func TestDRAClaimsThatHoldNoCountedGPU(t *testing.T) {
 	t.Parallel()
-	c := newDRACluster(t, aggregator.Config{DRA: true})
+	var logs testutil.SyncBuffer
+	c := newDRACluster(t, aggregator.Config{DRA: true, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	_, err := c.value("imex-so", "llm", nil)
 	requireCode(t, err, codes.NotFound, "request no nvidia.com/ resources nor hold gpu.nvidia.com devices through ResourceClaims")
 
@@ -125,6 +128,9 @@ func TestDRAClaimsThatHoldNoCountedGPU(t *testing.T) {
 		}
 	}
 	assert.Len(t, notes, 1, "the agent's notes show in its status")
+	c.step()
+	assert.Equal(t, 1, logs.Count("agent notes a GPU it cannot attribute"), "logged once, not every snapshot: %s", logs.String())
+	assert.Contains(t, logs.String(), "node=n2")
 }
 
 // Unscheduled pods with unallocated or ungenerated claims are pending: 0, not
