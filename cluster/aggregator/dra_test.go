@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -35,7 +36,8 @@ const draDriver = "gpu.nvidia.com"
 //
 // Deployment llm/dra also has dra-2, unscheduled with its template claim not
 // generated yet, and dra-3, unscheduled with an unallocated claim. imex-1's
-// claim is allocated by another driver; lag-1's claim is not in the cache.
+// claim is allocated by another driver; lag-1's claim is not in the cache;
+// Deployment llm/gone's one pod is terminating, its claim already deleted.
 // Each Deployment has a ScaledObject named after it with an "-so" suffix.
 func newDRACluster(t *testing.T, cfg aggregator.Config) *cluster {
 	t.Helper()
@@ -55,11 +57,13 @@ func newDRACluster(t *testing.T, cfg aggregator.Config) *cluster {
 		objs = append(objs, d, r, ct.ScaledObject("llm", name+"-so", "apps/v1", "Deployment", name))
 		return r
 	}
-	dra, imex, lag, off, mixed := rs("dra"), rs("imex"), rs("lag"), rs("off"), rs("mixed")
+	dra, imex, lag, off, mixed, gone := rs("dra"), rs("imex"), rs("lag"), rs("off"), rs("mixed"), rs("gone")
 	pod := func(name string, owner *unstructured.Unstructured, node, phase string) *unstructured.Unstructured {
 		return ct.Pod(name, owner, "llm", node, phase, "", 0, map[string]string{"app": name[:len(name)-2]})
 	}
 	pending := map[string]string{"app": "pending"}
+	leaving := pod("gone-1", gone, "n1", "Running")
+	leaving.SetDeletionTimestamp(&metav1.Time{Time: c.clk.Now()})
 	objs = append(objs,
 		ct.TemplateClaim(pod("dra-1", dra, "n1", "Running"), "gpu", "two-gpus", "dra-1-gpu-x7k2p"),
 		ct.ResourceClaim("llm", "dra-1-gpu-x7k2p", "n1", [2]string{draDriver, "gpu-0"}, [2]string{draDriver, "gpu-1"}),
@@ -69,6 +73,7 @@ func newDRACluster(t *testing.T, cfg aggregator.Config) *cluster {
 		ct.DirectClaim(pod("imex-1", imex, "n1", "Running"), "channel", "imex-channel"),
 		ct.ResourceClaim("llm", "imex-channel", "n1", [2]string{"compute-domain.nvidia.com", "channel-0"}),
 		ct.DirectClaim(pod("lag-1", lag, "n1", "Running"), "gpu", "lag-gpu"),
+		ct.DirectClaim(leaving, "gpu", "gone-gpu"),
 		ct.DirectClaim(pod("off-1", off, "n2", "Running"), "gpu", "off-gpu"),
 		ct.ResourceClaim("llm", "off-gpu", "n2", [2]string{draDriver, "gpu-0"}),
 		ct.DirectClaim(ct.Pod("mixed-1", mixed, "llm", "n1", "Running", gpuRes, 1, nil), "gpu", "mixed-gpu"),
@@ -115,6 +120,10 @@ func TestDRAClaimsThatHoldNoCountedGPU(t *testing.T) {
 
 	_, err = c.value("lag-so", "llm", nil)
 	requireCode(t, err, codes.Unavailable, "pod llm/lag-1", "ResourceClaim llm/lag-gpu is not in the aggregator's cache yet")
+
+	v, err := c.value("gone-so", "llm", nil)
+	require.NoError(t, err, "a terminating pod whose claim is gone is pending")
+	assert.Zero(t, v)
 
 	_, err = c.value("off-so", "llm", nil)
 	requireCode(t, err, codes.Unavailable, "pod llm/off-1", "attributes none to it yet",

@@ -102,12 +102,15 @@ func (a *Aggregator) selectGPUs(q *query) (*selected, error) {
 			sel.pending++
 			continue
 		}
-		if unresolved != "" && p.phase == "Running" {
+		if unresolved != "" && p.phase == "Running" && !p.terminating {
+			// A running pod's claims are allocated: the cache lags, and a sum
+			// without the pod would be smaller. One on its way out may have
+			// lost its claim already.
 			return nil, status.Errorf(codes.Unavailable, "pod %s/%s of %s runs on node %s, but %s",
 				p.Namespace, p.Name, sel.what, p.nodeName, unresolved)
 		}
 		if p.nodeName == "" || unresolved != "" {
-			sel.pending++ // not scheduled, or its claims not allocated yet
+			sel.pending++ // not scheduled, or its claims not allocated (or gone) yet
 			continue
 		}
 		if !q.nodeAllowed(p.nodeName) {
