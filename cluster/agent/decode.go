@@ -152,9 +152,11 @@ func (d *Decoder) decodeGPU(g *scaler.GPU, st *nodev1.GPUState) error {
 	return nil
 }
 
+// decodeAttribution reads m; an agent of a release before notes sends none,
+// and Notes is then nil.
 func decodeAttribution(m *nodev1.Attribution) *attribution.Attribution {
 	a := &attribution.Attribution{Available: m.GetAvailable(), Reason: m.GetReason(),
-		Time: time.Unix(0, m.GetReadUnixNanos())}
+		Time: time.Unix(0, m.GetReadUnixNanos()), Notes: m.GetNotes()}
 	if len(m.GetOwners()) > 0 {
 		a.Owners = make([]attribution.Owner, len(m.GetOwners()))
 		for i, o := range m.GetOwners() {

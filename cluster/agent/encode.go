@@ -84,12 +84,12 @@ func encodeGPU(g *scaler.GPU) *nodev1.GPUState {
 	return st
 }
 
-// encodeAttribution writes a with index-style device IDs ("0", or "0:1" for
+// encodeAttribution writes a, notes included, with index-style device IDs ("0", or "0:1" for
 // MIG device 1 of GPU 0, from deviceIDStrategy=index) resolved to the UUIDs
 // in snap; IDs that resolve to nothing are sent as they are.
 func encodeAttribution(a *attribution.Attribution, snap *scaler.Snapshot) *nodev1.Attribution {
 	m := &nodev1.Attribution{Available: a.Available, Reason: a.Reason, ReadUnixNanos: a.Time.UnixNano(),
-		Owners: make([]*nodev1.Owner, len(a.Owners))}
+		Owners: make([]*nodev1.Owner, len(a.Owners)), Notes: a.Notes}
 	for i, o := range a.Owners {
 		m.Owners[i] = &nodev1.Owner{DeviceUuid: ResolveDeviceID(o.DeviceID, snap), Namespace: o.Namespace,
 			Pod: o.Pod, Container: o.Container, Resource: o.Resource}

@@ -71,10 +71,16 @@ type Config struct {
 	// Discovery finds the agents. Required: Static or DNS.
 	Discovery Discoverer
 	// Kube reads ScaledObjects, Deployments, StatefulSets, ReplicaSets and
-	// pods (get, list, watch). Required.
+	// pods (get, list, watch), and ResourceClaims with DRA. Required.
 	Kube dynamic.Interface
 	// Namespace limits what the aggregator watches; "" watches all.
 	Namespace string
+	// DRA also counts the GPUs pods hold through DRA ResourceClaims of
+	// NVIDIA's driver (gpu.nvidia.com): Kube then also reads resource.k8s.io/v1
+	// ResourceClaims (get, list, watch), which Kubernetes serves from 1.34.
+	// Without it a pod that holds GPUs only through claims counts as holding
+	// none.
+	DRA bool
 	// DiscoveryInterval between lookups; 0 means DefaultDiscoveryInterval.
 	DiscoveryInterval time.Duration
 	// MaxWindow is the longest `window` served; 0 means DefaultMaxWindow, a
@@ -175,7 +181,7 @@ func New(cfg Config) (*Aggregator, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	works, err := newWorkloads(cfg.Kube, cfg.Namespace)
+	works, err := newWorkloads(cfg.Kube, cfg.Namespace, cfg.DRA, cfg.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("aggregator: %w", err)
 	}

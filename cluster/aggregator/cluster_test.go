@@ -92,7 +92,19 @@ func newCluster(t *testing.T, cfg aggregator.Config) *cluster {
 		ct.ScaledObject("batch", "batch-so", "apps/v1", "StatefulSet", "batch"),
 		ct.ScaledObject("llm", "rollout-so", "argoproj.io/v1alpha1", "Rollout", "vllm"),
 	}
-	c.kube = ct.Kube(objs...)
+	c.start(cfg, ct.Kube(objs...))
+	c.step()
+	require.Eventually(t, func() bool {
+		_, err := c.agg.GetMetrics(context.Background(), c.req("idle-so", "llm", nil))
+		return err == nil
+	}, 10*time.Second, 5*time.Millisecond, "the Kubernetes cache syncs")
+	return c
+}
+
+// start runs an aggregator over c's nodes and kube until the test ends.
+func (c *cluster) start(cfg aggregator.Config, kube *dynamicfake.FakeDynamicClient) {
+	t := c.t
+	c.kube = kube
 	cfg.Kube = c.kube
 	cfg.Now = c.clk.Now
 	c.setAddrs()
@@ -110,12 +122,6 @@ func newCluster(t *testing.T, cfg aggregator.Config) *cluster {
 		cancel()
 		require.NoError(t, <-done)
 	})
-	c.step()
-	require.Eventually(t, func() bool {
-		_, err := c.agg.GetMetrics(context.Background(), c.req("idle-so", "llm", nil))
-		return err == nil
-	}, 10*time.Second, 5*time.Millisecond, "the Kubernetes cache syncs")
-	return c
 }
 
 type discoverFunc func(context.Context) ([]string, error)

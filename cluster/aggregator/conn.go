@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -128,6 +129,7 @@ func (a *Aggregator) apply(c *agentConn, n *agent.Node) {
 		v.byPod = prev.byPod
 	} else {
 		v.byPod = podIndex(n)
+		a.logNewNotes(prev, n)
 	}
 	if sameEpoch {
 		v.hist = prev.hist
@@ -147,6 +149,21 @@ func (a *Aggregator) apply(c *agentConn, n *agent.Node) {
 	a.notify()
 	if a.applied != nil {
 		a.applied(n, now)
+	}
+}
+
+// logNewNotes logs each attribution note of n that prev's attribution did not
+// have (all of them for a first view): which GPUs the agent could not
+// attribute, and why.
+func (a *Aggregator) logNewNotes(prev *view, n *agent.Node) {
+	var had []string
+	if prev != nil {
+		had = prev.node.Attribution.Notes
+	}
+	for _, note := range n.Attribution.Notes {
+		if !slices.Contains(had, note) {
+			a.log.Info("agent notes a GPU it cannot attribute", "node", n.Snapshot.Node, "note", note)
+		}
 	}
 }
 

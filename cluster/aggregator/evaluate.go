@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/nvml-scaler/nvml-scaler/cluster/attribution"
 	"github.com/nvml-scaler/nvml-scaler/scaler"
 )
 
@@ -26,6 +27,8 @@ type selected struct {
 	from   []gpuRef
 	// Counts for "why is nothing selected" answers.
 	pods, gpuPods, pending, offNodes, attributed int
+	// nor completes the "no GPU resources" answer: with DRA, nor claims.
+	nor string
 }
 
 type gpuRef struct {
@@ -78,13 +81,17 @@ func (a *Aggregator) selectGPUs(q *query) (*selected, error) {
 	now := a.now()
 	nodes := *a.nodes.Load()
 	sel := &selected{what: pods.what}
+	if a.works.claims != nil {
+		sel.nor = " nor hold " + attribution.DRADriver + " devices through ResourceClaims"
+	}
 	var seen dedup
 	for _, p := range pods.pods {
 		if p.phase == "Succeeded" || p.phase == "Failed" {
 			continue
 		}
 		sel.pods++
-		if p.gpus == 0 {
+		gpus, unresolved := a.works.podGPUs(p)
+		if gpus == 0 && unresolved == "" {
 			continue
 		}
 		sel.gpuPods++
@@ -95,8 +102,15 @@ func (a *Aggregator) selectGPUs(q *query) (*selected, error) {
 			sel.pending++
 			continue
 		}
-		if p.nodeName == "" {
-			sel.pending++
+		if unresolved != "" && p.phase == "Running" && !p.terminating {
+			// A running pod's claims are allocated: the cache lags, and a sum
+			// without the pod would be smaller. One on its way out may have
+			// lost its claim already.
+			return nil, status.Errorf(codes.Unavailable, "pod %s/%s of %s runs on node %s, but %s",
+				p.Namespace, p.Name, sel.what, p.nodeName, unresolved)
+		}
+		if p.nodeName == "" || unresolved != "" {
+			sel.pending++ // not scheduled, or its claims not allocated (or gone) yet
 			continue
 		}
 		if !q.nodeAllowed(p.nodeName) {
@@ -116,7 +130,8 @@ func (a *Aggregator) selectGPUs(q *query) (*selected, error) {
 		if len(positions) == 0 {
 			if p.phase == "Running" {
 				return nil, status.Errorf(codes.Unavailable, "pod %s/%s of %s runs on node %s and requests %d GPU(s), "+
-					"but the node's kubelet attributes none to it yet", p.Namespace, p.Name, sel.what, p.nodeName, p.gpus)
+					"but the node's kubelet attributes none to it yet%s", p.Namespace, p.Name, sel.what, p.nodeName, gpus,
+					podNotes(v.node.Attribution.Notes, p.key))
 			}
 			sel.pending++
 			continue
@@ -137,6 +152,21 @@ func (a *Aggregator) selectGPUs(q *query) (*selected, error) {
 		}
 	}
 	return sel, nil
+}
+
+// podNotes returns, as "; the agent notes: …", the attribution notes that
+// name pod key ("namespace/name"), at most maxReasons; "" when none does.
+func podNotes(notes []string, key string) string {
+	var out []string
+	for _, n := range notes {
+		if strings.Contains(n, "(pod "+key+",") && len(out) < maxReasons {
+			out = append(out, n)
+		}
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return "; the agent notes: " + strings.Join(out, "; ")
 }
 
 // missing answers Unavailable, naming them, when t's onMissing policy is
@@ -171,7 +201,7 @@ func (s *selected) missing(t *scaler.Trigger) error {
 // podSelector selects. Errors are gRPC status errors.
 func (a *Aggregator) selectPods(q *query) (selection, error) {
 	if !a.works.synced.Load() {
-		return selection{}, status.Error(codes.Unavailable, "the aggregator's Kubernetes cache has not synced yet")
+		return selection{}, status.Error(codes.Unavailable, "the aggregator is not ready: "+a.works.notReadyReason())
 	}
 	var pods selection
 	var err error
@@ -228,7 +258,7 @@ func pickView(conns []*agentConn, now time.Time) (*view, string) {
 func (s *selected) noGPU(t *scaler.Trigger) error {
 	switch {
 	case s.gpuPods == 0 && s.pods > 0:
-		return status.Errorf(codes.NotFound, "the %d pod(s) of %s request no %s resources", s.pods, s.what, GPUResourcePrefix)
+		return status.Errorf(codes.NotFound, "the %d pod(s) of %s request no %s resources%s", s.pods, s.what, GPUResourcePrefix, s.nor)
 	case s.attributed > 0:
 		return status.Errorf(codes.NotFound, "none of the %d GPU(s) allocated to %s matches %s", s.attributed, s.what, t.Selector.String())
 	case s.offNodes > 0 && s.pending == 0:

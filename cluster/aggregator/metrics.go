@@ -85,6 +85,12 @@ func (a *Aggregator) MetricsHandler() http.Handler {
 // listed. It is what gRPC health's "readiness" and /readyz say.
 func (a *Aggregator) Ready() bool { return a.works.synced.Load() }
 
+// NotReadyReason says why the aggregator is not ready: the Kubernetes cache
+// has not synced, with each failing informer's last list error and its fix
+// (RBAC, the KEDA CRDs, a cluster without DRA's API under Config.DRA). ""
+// once ready.
+func (a *Aggregator) NotReadyReason() string { return a.works.notReadyReason() }
+
 var (
 	descAgents = prometheus.NewDesc(prometheus.BuildFQName(metricsNamespace, metricsSubsystem, "agents"),
 		"Agents discovered (the -peers Service's addresses, or --agents).", nil, nil)
@@ -93,7 +99,7 @@ var (
 	descStale = prometheus.NewDesc(prometheus.BuildFQName(metricsNamespace, metricsSubsystem, "agents_stale"),
 		"Connected agents whose newest snapshot is older than the stale limit: requests for their pods answer Unavailable.", nil, nil)
 	descSynced = prometheus.NewDesc(prometheus.BuildFQName(metricsNamespace, metricsSubsystem, "informers_synced"),
-		"1 once every informer (pods, ReplicaSets, Deployments, StatefulSets, ScaledObjects) has listed; the aggregator is ready.", nil, nil)
+		"1 once every informer (pods, ReplicaSets, Deployments, StatefulSets, ScaledObjects, and ResourceClaims with DRA) has listed; the aggregator is ready.", nil, nil)
 )
 
 // stateCollector computes the gauges from the aggregator's state at scrape

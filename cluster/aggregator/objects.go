@@ -11,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/nvml-scaler/nvml-scaler/cluster/attribution"
 )
 
 // The resources the aggregator watches (read-only: get, list, watch).
@@ -20,6 +22,8 @@ var (
 	gvrDeployments   = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
 	gvrStatefulSets  = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "statefulsets"}
 	gvrScaledObjects = schema.GroupVersionResource{Group: "keda.sh", Version: "v1alpha1", Resource: "scaledobjects"}
+	// gvrResourceClaims only with Config.DRA.
+	gvrResourceClaims = schema.GroupVersionResource{Group: "resource.k8s.io", Version: "v1", Resource: "resourceclaims"}
 )
 
 // GPUResourcePrefix is the resource-name prefix under which a pod that
@@ -40,10 +44,18 @@ type object struct {
 	nodeName string
 	phase    string
 	gpus     int64 // devices requested under GPUResourcePrefix, all containers
+	// claims names the pod's ResourceClaims in its namespace (direct ones,
+	// and those generated from templates); ungenerated names the pod's
+	// template claims whose ResourceClaim has not been generated yet.
+	claims, ungenerated []string
 	// ready is the pod's Ready condition; terminating: deletionTimestamp set.
 	ready, terminating bool
 	// ScaledObjects only: spec.scaleTargetRef.
 	targetAPIVersion, targetKind, targetName string
+	// ResourceClaims only: allocated once status.allocation is set; claimGPUs
+	// counts its allocated devices of NVIDIA's GPU driver.
+	allocated bool
+	claimGPUs int64
 }
 
 // DeepCopyObject implements runtime.Object; objects are immutable, so a
@@ -73,6 +85,9 @@ func slim(obj any) (any, error) {
 		o.phase, _, _ = unstructured.NestedString(u.Object, "status", "phase")
 		o.gpus = requestedGPUs(u)
 		o.ready, o.terminating = podReady(u), u.GetDeletionTimestamp() != nil
+		o.claims, o.ungenerated = podClaims(u)
+	case "ResourceClaim":
+		o.allocated, o.claimGPUs = allocatedGPUs(u)
 	case "ScaledObject":
 		o.targetAPIVersion, _, _ = unstructured.NestedString(u.Object, "spec", "scaleTargetRef", "apiVersion")
 		o.targetKind, _, _ = unstructured.NestedString(u.Object, "spec", "scaleTargetRef", "kind")
@@ -128,4 +143,64 @@ func podReady(u *unstructured.Unstructured) bool {
 		}
 	}
 	return false
+}
+
+// podClaims returns the names of the ResourceClaims u uses: each
+// spec.resourceClaims entry's resourceClaimName, or for a template entry the
+// name its status.resourceClaimStatuses entry records; ungenerated lists the
+// template entries without a status entry yet. A status entry without a name
+// means no claim was needed (core/v1 PodResourceClaimStatus).
+func podClaims(u *unstructured.Unstructured) (claims, ungenerated []string) {
+	specs, _, _ := unstructured.NestedSlice(u.Object, "spec", "resourceClaims")
+	if len(specs) == 0 {
+		return nil, nil
+	}
+	statuses, _, _ := unstructured.NestedSlice(u.Object, "status", "resourceClaimStatuses")
+	generated := make(map[string]*string, len(statuses))
+	for _, st := range statuses {
+		if m, ok := st.(map[string]any); ok {
+			name, _ := m["name"].(string)
+			claim, ok := m["resourceClaimName"].(string)
+			generated[name] = nil
+			if ok && claim != "" {
+				generated[name] = &claim
+			}
+		}
+	}
+	for _, sp := range specs {
+		m, ok := sp.(map[string]any)
+		if !ok {
+			continue
+		}
+		name, _ := m["name"].(string)
+		if direct, _ := m["resourceClaimName"].(string); direct != "" {
+			claims = append(claims, direct)
+			continue
+		}
+		switch claim, ok := generated[name]; {
+		case !ok:
+			ungenerated = append(ungenerated, name)
+		case claim != nil:
+			claims = append(claims, *claim)
+		}
+	}
+	return claims, ungenerated
+}
+
+// allocatedGPUs reports whether the ResourceClaim u is allocated
+// (status.allocation set) and how many of its allocated devices
+// (status.allocation.devices.results) are of NVIDIA's GPU driver
+// (attribution.DRADriver, gpu.nvidia.com); other drivers' count zero.
+func allocatedGPUs(u *unstructured.Unstructured) (bool, int64) {
+	if _, ok, _ := unstructured.NestedMap(u.Object, "status", "allocation"); !ok {
+		return false, 0
+	}
+	results, _, _ := unstructured.NestedSlice(u.Object, "status", "allocation", "devices", "results")
+	var n int64
+	for _, r := range results {
+		if m, ok := r.(map[string]any); ok && m["driver"] == attribution.DRADriver {
+			n++
+		}
+	}
+	return true, n
 }

@@ -27,6 +27,10 @@ type AgentStatus struct {
 	// to pods; AttributionReason why attribution is unavailable, if it is.
 	GPUs, Attributed  int
 	AttributionReason string
+	// AttributionNotes are the agent's notes on GPUs it could not attribute
+	// (DRA devices, attribution.Attribution.Notes); none from an agent of a
+	// release before they travelled.
+	AttributionNotes []string
 	// LastError is why the last stream ended, if one did.
 	LastError string
 }
@@ -54,7 +58,7 @@ func (a *Aggregator) Agents() []AgentStatus {
 			for _, pos := range v.byPod {
 				s.Attributed += len(pos)
 			}
-			s.AttributionReason = v.node.Attribution.Reason
+			s.AttributionReason, s.AttributionNotes = v.node.Attribution.Reason, v.node.Attribution.Notes
 		}
 		out = append(out, s)
 	}

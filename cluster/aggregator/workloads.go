@@ -5,6 +5,7 @@ package aggregator
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -29,19 +30,33 @@ const byController = "controller"
 // reads of the informers' indexers.
 type workloads struct {
 	pods, replicaSets, deployments, statefulSets, scaledObjects cache.SharedIndexInformer
-	synced                                                      atomic.Bool
+	// claims watches ResourceClaims; nil without Config.DRA.
+	claims cache.SharedIndexInformer
+	synced atomic.Bool
+	// listErrs holds, by resource, why an informer that has not synced yet
+	// failed its last list or watch (see listError).
+	listErrs sync.Map
+	log      *slog.Logger
 }
 
-func newWorkloads(client dynamic.Interface, namespace string) (*workloads, error) {
-	w := &workloads{}
-	for _, x := range []struct {
+func newWorkloads(client dynamic.Interface, namespace string, dra bool, log *slog.Logger) (*workloads, error) {
+	w := &workloads{log: log}
+	type informer struct {
 		inf *cache.SharedIndexInformer
 		gvr schema.GroupVersionResource
-	}{{&w.pods, gvrPods}, {&w.replicaSets, gvrReplicaSets}, {&w.deployments, gvrDeployments},
-		{&w.statefulSets, gvrStatefulSets}, {&w.scaledObjects, gvrScaledObjects}} {
+	}
+	infs := []informer{{&w.pods, gvrPods}, {&w.replicaSets, gvrReplicaSets}, {&w.deployments, gvrDeployments},
+		{&w.statefulSets, gvrStatefulSets}, {&w.scaledObjects, gvrScaledObjects}}
+	if dra {
+		infs = append(infs, informer{&w.claims, gvrResourceClaims})
+	}
+	for _, x := range infs {
 		inf, err := newInformer(client, x.gvr, namespace)
 		if err != nil {
 			return nil, err
+		}
+		if err := inf.SetWatchErrorHandlerWithContext(w.watchErrors(x.gvr, inf)); err != nil {
+			return nil, fmt.Errorf("informer for %s: %w", x.gvr.Resource, err)
 		}
 		*x.inf = inf
 	}
@@ -97,7 +112,40 @@ func (w *workloads) run(ctx context.Context) {
 }
 
 func (w *workloads) all() []cache.SharedIndexInformer {
-	return []cache.SharedIndexInformer{w.pods, w.replicaSets, w.deployments, w.statefulSets, w.scaledObjects}
+	infs := []cache.SharedIndexInformer{w.pods, w.replicaSets, w.deployments, w.statefulSets, w.scaledObjects}
+	if w.claims != nil {
+		infs = append(infs, w.claims)
+	}
+	return infs
+}
+
+// podGPUs returns how many GPUs p holds: its GPUResourcePrefix requests plus,
+// with DRA, the gpu.nvidia.com devices allocated to its ResourceClaims.
+// unresolved, when not "", says why that count is not known yet: a claim not
+// generated from its template, not in the cache, or not allocated.
+func (w *workloads) podGPUs(p *object) (gpus int64, unresolved string) {
+	gpus = p.gpus
+	if w.claims == nil {
+		return gpus, ""
+	}
+	var why []string
+	for _, name := range p.ungenerated {
+		why = append(why, fmt.Sprintf("its ResourceClaim %q (from a template) has not been generated yet", name))
+	}
+	for _, name := range p.claims {
+		c, err := get(w.claims, p.Namespace, name)
+		switch {
+		case err != nil:
+			why = append(why, fmt.Sprintf("ResourceClaim %s/%s: %v", p.Namespace, name, err))
+		case c == nil:
+			why = append(why, fmt.Sprintf("its ResourceClaim %s/%s is not in the aggregator's cache yet", p.Namespace, name))
+		case !c.allocated:
+			why = append(why, fmt.Sprintf("its ResourceClaim %s/%s is not allocated yet", p.Namespace, name))
+		default:
+			gpus += c.claimGPUs
+		}
+	}
+	return gpus, strings.Join(why, "; ")
 }
 
 // selection is the set of pods a request aggregates over.

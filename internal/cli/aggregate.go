@@ -34,6 +34,7 @@ type aggregateFlags struct {
 	maxWindow           time.Duration
 	namespace           string
 	allowCrossNamespace bool
+	dra                 bool
 	kubeconfig          string
 	log                 logFlags
 	tls                 serveTLSFlags
@@ -57,7 +58,15 @@ KEDA-facing gRPC takes serve's TLS flags (--tls-cert, --tls-key,
 --tls-client-ca, --tls-reload-interval) and limits; without --tls-cert it is
 plaintext and a warning is logged. --agents-tls and the other --agents-* TLS
 flags dial the agents' node API with TLS (and a client certificate when the
-agents require one).`,
+agents require one).
+
+--dra (off by default, as serve --dra) also counts pods that hold GPUs
+through DRA ResourceClaims (driver gpu.nvidia.com): the aggregator then also
+watches resource.k8s.io/v1 ResourceClaims, which needs Kubernetes 1.34 or
+later and get, list and watch on resourceclaims (chart
+attribution.dra.enabled, kustomize components/dra). The agents attribute
+those GPUs only with serve --dra. On a cluster without that API the
+aggregator stays unready and says so.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := f.validate(); err != nil {
@@ -77,6 +86,8 @@ agents require one).`,
 	newDuration(fs, &f.maxWindow, "max-window", aggregator.DefaultMaxWindow, "the longest trigger window served (memory grows with it)")
 	fs.StringVar(&f.namespace, "namespace", "", "watch only this namespace (then a Role suffices); empty: all")
 	fs.BoolVar(&f.allowCrossNamespace, "allow-cross-namespace", false, "let a trigger's namespace key name another namespace than its ScaledObject's")
+	fs.BoolVar(&f.dra, "dra", false, "also count GPUs pods hold through DRA ResourceClaims of gpu.nvidia.com (needs Kubernetes 1.34+, "+
+		"resource.k8s.io/v1, and get, list and watch on resourceclaims; chart attribution.dra.enabled); the agents need serve --dra")
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file; empty: the in-cluster service account")
 	f.log.register(fs)
 	f.tls.register(fs)
@@ -129,7 +140,7 @@ func runAggregate(ctx context.Context, d *deps, f *aggregateFlags) error {
 	}
 	agg, err := aggregator.New(aggregator.Config{Discovery: disc, Kube: kube, Namespace: f.namespace,
 		DiscoveryInterval: f.discoveryInterval, MaxWindow: f.maxWindow,
-		AllowCrossNamespace: f.allowCrossNamespace, Logger: log, Now: d.now,
+		AllowCrossNamespace: f.allowCrossNamespace, DRA: f.dra, Logger: log, Now: d.now,
 		GRPCOptions: tlso.grpcOpts, DialOptions: tlso.dialOpts})
 	if err != nil {
 		return err
@@ -145,7 +156,7 @@ func runAggregate(ctx context.Context, d *deps, f *aggregateFlags) error {
 		}
 	}
 	log.Info("aggregator starting", "listen", lis.Addr().String(), "http_listen", addrOf(hlis), "agents_service", f.agentsService,
-		"agents", f.agents, "namespace", f.namespace, "tls", tlsMode(f.tls), "agents_tls", agentsTLSMode(f.agentsTLS))
+		"agents", f.agents, "namespace", f.namespace, "dra", f.dra, "tls", tlsMode(f.tls), "agents_tls", agentsTLSMode(f.agentsTLS))
 	if tlso.server == nil {
 		log.Warn(plaintextWarning)
 	}
@@ -197,7 +208,7 @@ func aggregateMux(agg *aggregator.Aggregator) *http.ServeMux {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if !agg.Ready() {
 			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintln(w, "not ready: the Kubernetes cache has not synced (are the KEDA CRDs installed and the RBAC granted?)")
+			fmt.Fprintln(w, "not ready: "+agg.NotReadyReason())
 			return
 		}
 		fmt.Fprintln(w, "ready: the Kubernetes cache has synced")

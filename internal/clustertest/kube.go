@@ -18,11 +18,12 @@ import (
 func Kube(objs ...runtime.Object) *dynamicfake.FakeDynamicClient {
 	return dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
 		map[schema.GroupVersionResource]string{
-			{Version: "v1", Resource: "pods"}:                                  "PodList",
-			{Group: "apps", Version: "v1", Resource: "replicasets"}:            "ReplicaSetList",
-			{Group: "apps", Version: "v1", Resource: "deployments"}:            "DeploymentList",
-			{Group: "apps", Version: "v1", Resource: "statefulsets"}:           "StatefulSetList",
-			{Group: "keda.sh", Version: "v1alpha1", Resource: "scaledobjects"}: "ScaledObjectList",
+			{Version: "v1", Resource: "pods"}:                                     "PodList",
+			{Group: "apps", Version: "v1", Resource: "replicasets"}:               "ReplicaSetList",
+			{Group: "apps", Version: "v1", Resource: "deployments"}:               "DeploymentList",
+			{Group: "apps", Version: "v1", Resource: "statefulsets"}:              "StatefulSetList",
+			{Group: "keda.sh", Version: "v1alpha1", Resource: "scaledobjects"}:    "ScaledObjectList",
+			{Group: "resource.k8s.io", Version: "v1", Resource: "resourceclaims"}: "ResourceClaimList",
 		}, objs...)
 }
 

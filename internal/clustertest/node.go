@@ -43,6 +43,19 @@ type Node struct {
 // It stops when the test ends, if Kill has not stopped it before.
 func StartNode(t testing.TB, name string, rec *recording.Recording, clk *Clock) *Node {
 	t.Helper()
+	return startNode(t, name, rec, clk, nil)
+}
+
+// StartDRANode is StartNode with the agent's DRA attribution on (serve
+// --dra): the node's ResourceSlices are those NVIDIA's DRA driver publishes
+// for rec's GPUs, so DRAGPU(name, k) resolves to GPUUUID(name, k).
+func StartDRANode(t testing.TB, name string, rec *recording.Recording, clk *Clock) *Node {
+	t.Helper()
+	return startNode(t, name, rec, clk, draSlices{node: name, gpus: len(rec.Devices)})
+}
+
+func startNode(t testing.TB, name string, rec *recording.Recording, clk *Clock, dra attribution.DRADevices) *Node {
+	t.Helper()
 	n := &Node{Name: name, Rec: rec, t: t, Kubelet: kubelettest.Start(t), Engines: &EngineViews{}}
 	var err error
 	if n.src, err = replay.New(rec, replay.Options{Manual: true, Loop: true}); err != nil {
@@ -52,7 +65,7 @@ func StartNode(t testing.TB, name string, rec *recording.Recording, clk *Clock) 
 		Interval: scaler.MinInterval, Now: clk.Now}); err != nil {
 		t.Fatalf("clustertest: %v", err)
 	}
-	if n.Watcher, err = attribution.NewWatcher(attribution.Config{Socket: n.Kubelet.Socket, Now: clk.Now}); err != nil {
+	if n.Watcher, err = attribution.NewWatcher(attribution.Config{Socket: n.Kubelet.Socket, Now: clk.Now, DRA: dra}); err != nil {
 		t.Fatalf("clustertest: %v", err)
 	}
 	if n.Agent, err = agent.New(agent.Config{Sampler: n.Sampler, Attribution: n.Watcher, Engines: n.Engines, Now: clk.Now}); err != nil {

@@ -754,6 +754,14 @@ type Attribution struct {
 	// read_unix_nanos is when the kubelet answered, on the agent's clock.
 	ReadUnixNanos int64    `protobuf:"varint,3,opt,name=read_unix_nanos,json=readUnixNanos,proto3" json:"read_unix_nanos,omitempty"`
 	Owners        []*Owner `protobuf:"bytes,4,rep,name=owners,proto3" json:"owners,omitempty"`
+	// notes say, sorted, which allocated GPUs could not be attributed and why
+	// (attribution.Attribution.Notes): a DRA device whose ResourceSlice has no
+	// uuid attribute, or any DRA device while the agent's DRA attribution is
+	// off, e.g. "DRA device gpu.nvidia.com/node-a/gpu-0 of claim llm/c (pod
+	// llm/p, container c): not attributed: DRA attribution is off (serve
+	// --dra)". Empty from an agent of a release before it; an aggregator of
+	// such a release ignores it.
+	Notes         []string `protobuf:"bytes,5,rep,name=notes,proto3" json:"notes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -812,6 +820,13 @@ func (x *Attribution) GetReadUnixNanos() int64 {
 func (x *Attribution) GetOwners() []*Owner {
 	if x != nil {
 		return x.Owners
+	}
+	return nil
+}
+
+func (x *Attribution) GetNotes() []string {
+	if x != nil {
+		return x.Notes
 	}
 	return nil
 }
@@ -954,12 +969,13 @@ const file_nodev1_node_proto_rawDesc = "" +
 	"\x06health\x18\x01 \x01(\rR\x06health\x12\x14\n" +
 	"\x05error\x18\x02 \x01(\tR\x05error\x12\x16\n" +
 	"\x06status\x18\x03 \x01(\fR\x06status\x12\x16\n" +
-	"\x06values\x18\x04 \x03(\x01R\x06values\"\x9e\x01\n" +
+	"\x06values\x18\x04 \x03(\x01R\x06values\"\xb4\x01\n" +
 	"\vAttribution\x12\x1c\n" +
 	"\tavailable\x18\x01 \x01(\bR\tavailable\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12&\n" +
 	"\x0fread_unix_nanos\x18\x03 \x01(\x03R\rreadUnixNanos\x121\n" +
-	"\x06owners\x18\x04 \x03(\v2\x19.nvmlscaler.node.v1.OwnerR\x06owners\"\x92\x01\n" +
+	"\x06owners\x18\x04 \x03(\v2\x19.nvmlscaler.node.v1.OwnerR\x06owners\x12\x14\n" +
+	"\x05notes\x18\x05 \x03(\tR\x05notes\"\x92\x01\n" +
 	"\x05Owner\x12\x1f\n" +
 	"\vdevice_uuid\x18\x01 \x01(\tR\n" +
 	"deviceUuid\x12\x1c\n" +
