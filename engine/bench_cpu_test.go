@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package engine_test
+
+import (
+	"testing"
+)
+
+// loop runs op under b.Loop and reports, beside the wall time, the CPU time
+// the whole process spent per op (user + system, every thread: the garbage
+// collector's work included) as cpu-ns/op. On a loaded machine wall time
+// includes waiting for a core; the CPU time is what "share of a core" means.
+func loop(b *testing.B, op func()) {
+	b.Helper()
+	start, ok := processCPU()
+	for b.Loop() {
+		op()
+	}
+	if end, ok2 := processCPU(); ok && ok2 && b.N > 0 {
+		b.ReportMetric(float64(end-start)/float64(b.N), "cpu-ns/op")
+	}
+}
