@@ -4,6 +4,8 @@ package engine_test
 
 import (
 	"testing"
+
+	"github.com/nvml-scaler/nvml-scaler/engine/internal/cputime"
 )
 
 // loop runs op under b.Loop and reports, beside the wall time, the CPU time
@@ -12,11 +14,11 @@ import (
 // includes waiting for a core; the CPU time is what "share of a core" means.
 func loop(b *testing.B, op func()) {
 	b.Helper()
-	start, ok := processCPU()
+	start, ok := cputime.Process()
 	for b.Loop() {
 		op()
 	}
-	if end, ok2 := processCPU(); ok && ok2 && b.N > 0 {
+	if end, ok2 := cputime.Process(); ok && ok2 && b.N > 0 {
 		b.ReportMetric(float64(end-start)/float64(b.N), "cpu-ns/op")
 	}
 }
