@@ -45,7 +45,7 @@ func FuzzScrapeAndMap(f *testing.F) {
 			return
 		}
 		kept, n := engine.FilterKnown(nil, body)
-		if want, wantN := engine.FilterLineByLine(body); !bytes.Equal(kept, want) || n != wantN {
+		if want, wantN := engine.FilterLineByLine(body); !bytes.Equal(kept, want) || n != wantN || n != engine.CountSamples(body) {
 			t.Fatalf("filter kept %q (%d samples), line by line %q (%d)", kept, n, want, wantN)
 		}
 		r0, err := s.Map(body, contentType, engine.Target{URL: "fuzz"}, time.Unix(0, 0))
