@@ -30,12 +30,12 @@ func BenchmarkExpfmtParse(b *testing.B) {
 	body := benchBody(b)
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
-	for b.Loop() {
+	loop(b, func() {
 		p := expfmt.NewTextParser(model.UTF8Validation)
 		if _, err := p.TextToMetricFamilies(bytes.NewReader(body)); err != nil {
 			b.Fatal(err)
 		}
-	}
+	})
 }
 
 // BenchmarkParseAndMap is what a scrape costs after the body arrived: the
@@ -51,14 +51,14 @@ func BenchmarkParseAndMap(b *testing.B) {
 	b.ReportAllocs()
 	var h engine.History
 	now := t0
-	for b.Loop() {
+	loop(b, func() {
 		r, err := s.Map(body, "text/plain; version=0.0.4", engine.Target{URL: "bench"}, now)
 		if err != nil {
 			b.Fatal(err)
 		}
 		h = h.Add(r, 5*time.Minute)
 		now = now.Add(time.Second)
-	}
+	})
 }
 
 // BenchmarkParseAndMapOneEngine is the same on the real 21 KB body as it is
@@ -71,11 +71,11 @@ func BenchmarkParseAndMapOneEngine(b *testing.B) {
 	}
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
-	for b.Loop() {
+	loop(b, func() {
 		if _, err := s.Map(body, "", engine.Target{URL: "bench"}, t0); err != nil {
 			b.Fatal(err)
 		}
-	}
+	})
 }
 
 // BenchmarkExpfmtParseOneEngine is its floor.
@@ -83,12 +83,12 @@ func BenchmarkExpfmtParseOneEngine(b *testing.B) {
 	body := fixture(b, "vllm_datadog.txt")
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
-	for b.Loop() {
+	loop(b, func() {
 		p := expfmt.NewTextParser(model.UTF8Validation)
 		if _, err := p.TextToMetricFamilies(bytes.NewReader(body)); err != nil {
 			b.Fatal(err)
 		}
-	}
+	})
 }
 
 // BenchmarkScrapeParseMap adds the HTTP request over loopback (gzip off).
@@ -102,9 +102,9 @@ func BenchmarkScrapeParseMap(b *testing.B) {
 	defer s.Close()
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
-	for b.Loop() {
+	loop(b, func() {
 		if _, err := s.Read(context.Background(), engine.Target{URL: srv}, t0); err != nil {
 			b.Fatal(err)
 		}
-	}
+	})
 }

@@ -36,48 +36,105 @@ func ParseKnown(body []byte, contentType string, maxSeries int) (Families, error
 
 // keepKnown returns the lines of body that belong to known families.
 func keepKnown(body []byte) []byte {
-	out := make([]byte, 0, len(body)/4)
-	for len(body) > 0 {
-		line := body
-		if i := bytes.IndexByte(body, '\n'); i >= 0 {
-			line, body = body[:i+1], body[i+1:]
+	kept, _ := filterKnown(nil, body)
+	return kept
+}
+
+// filterKnown makes one pass over body: it appends to dst the lines of known
+// families (each ending in a newline) and counts the sample lines of the whole
+// body (neither blank nor a comment: an upper bound on the series a full parse
+// would build, for the series cap). Runs of kept lines are copied at once, and
+// a sample of the family of the line before reuses its verdict: the lines of a
+// family are usually together.
+func filterKnown(dst, body []byte) (kept []byte, samples int) {
+	var last []byte // the family name of the line before, nil at the start
+	keep, run := false, 0
+	for pos := 0; pos < len(body); {
+		end := len(body)
+		if i := bytes.IndexByte(body[pos:], '\n'); i >= 0 {
+			end = pos + i + 1
+		}
+		if line := body[pos:end]; sameFamily(line, last) {
+			samples++ // and the verdict stands
 		} else {
-			body = nil
-		}
-		if isKnown(line) {
-			out = append(out, line...)
-			if out[len(out)-1] != '\n' {
-				out = append(out, '\n')
+			name, sample := lineFamily(line)
+			if sample {
+				samples++
 			}
+			keep, last = len(name) > 0 && knownName(name), name
 		}
+		if !keep {
+			dst = append(dst, body[run:pos]...)
+			run = end
+		}
+		pos = end
 	}
-	return out
+	dst = append(dst, body[run:]...)
+	if len(dst) > 0 && dst[len(dst)-1] != '\n' {
+		dst = append(dst, '\n')
+	}
+	return dst, samples
 }
 
 // histogramSuffixes are the sample-name suffixes of a histogram family.
 var histogramSuffixes = [...][]byte{[]byte("_bucket"), []byte("_sum"), []byte("_count")}
 
-// isKnown reports whether a line belongs to a known family: a sample of one
-// (a histogram's _bucket, _sum or _count included) or its HELP or TYPE
-// comment. Other comments and blank lines are not. The map lookups with
-// string(bytes) do not allocate.
-func isKnown(line []byte) bool {
-	line = bytes.TrimLeft(line, " \t")
-	if len(line) > 0 && line[0] == '#' {
-		rest := bytes.TrimLeft(line[1:], " \t")
+// sameFamily reports whether line is a sample of family last (a name from
+// [lineFamily], empty at the start): it starts with that name followed by a
+// brace or blank. A name that starts with '#' is never matched, so a comment
+// is never taken for a sample.
+func sameFamily(line, last []byte) bool {
+	n := len(last)
+	return n > 0 && last[0] != '#' && len(line) > n && bytes.HasPrefix(line, last) && nameEnd(line[n:]) == 0
+}
+
+// nameEnd returns the index of the first brace or blank in b (the end of a
+// metric name), len(b) when there is none.
+func nameEnd(b []byte) int {
+	for i, c := range b {
+		switch c {
+		case '{', ' ', '\t', '\r', '\n':
+			return i
+		}
+	}
+	return len(b)
+}
+
+// trimBlank drops leading spaces and tabs.
+func trimBlank(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	return b
+}
+
+// lineFamily returns the family name a line names: a sample's metric name
+// (up to the first brace or blank) or the name in a HELP or TYPE comment; nil
+// for other comments and blank lines. sample reports whether the line is a
+// sample line (not blank, not a comment).
+func lineFamily(line []byte) (name []byte, sample bool) {
+	line = trimBlank(line)
+	if len(line) == 0 || line[0] == '\n' {
+		return nil, false
+	}
+	sample = line[0] != '#'
+	if !sample {
+		rest := trimBlank(line[1:])
 		var ok bool
 		if rest, ok = bytes.CutPrefix(rest, []byte("HELP")); !ok {
 			if rest, ok = bytes.CutPrefix(rest, []byte("TYPE")); !ok {
-				return false
+				return nil, false
 			}
 		}
-		line = bytes.TrimLeft(rest, " \t")
+		line = trimBlank(rest)
 	}
-	end := bytes.IndexAny(line, "{ \t\r\n")
-	if end < 0 {
-		end = len(line)
-	}
-	name := line[:end]
+	return line[:nameEnd(line)], sample
+}
+
+// knownName reports whether a sample or comment of family name belongs to a
+// known family (a histogram's _bucket, _sum or _count included). The map
+// lookups with string(bytes) do not allocate.
+func knownName(name []byte) bool {
 	if known[string(name)] {
 		return true
 	}

@@ -7,15 +7,14 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 
-	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/nvml-scaler/nvml-scaler/engine"
+	"github.com/nvml-scaler/nvml-scaler/engine/internal/enginetest"
 	"github.com/nvml-scaler/nvml-scaler/internal/clustertest"
 )
 
@@ -66,20 +65,9 @@ func scaled(t testing.TB, body []byte, k float64) []byte {
 // i+1.
 func engines(t testing.TB, body []byte, n int) []byte {
 	t.Helper()
-	fams := parse(t, body)
-	for _, f := range fams {
-		var all []*dto.Metric
-		for i := range n {
-			for _, m := range f.Metric {
-				c := proto.Clone(m).(*dto.Metric)
-				c.Label = append(c.Label, &dto.LabelPair{Name: proto.String("engine"), Value: proto.String(strconv.Itoa(i))})
-				clustertest.ScaleMetric(c, float64(i+1))
-				all = append(all, c)
-			}
-		}
-		f.Metric = all
-	}
-	return encode(t, fams)
+	b, err := enginetest.DataParallel(body, n)
+	require.NoError(t, err)
+	return b
 }
 
 // without returns body without the named families.

@@ -14,7 +14,8 @@ import (
 )
 
 // FuzzScrapeAndMap feeds arbitrary bodies through the path a scrape takes
-// after the request — Parse (with the series cap), Detect, every profile's
+// after the request — the line filter (checked against a line-by-line one),
+// Parse (with the series cap), Detect, every profile's
 // Read, a two-scrape Window and Combine — and checks it never panics and
 // never returns a non-finite value. The body cap bounds what the parser may
 // allocate: Map rejects bodies over the series cap before parsing them.
@@ -42,6 +43,10 @@ func FuzzScrapeAndMap(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte, contentType string) {
 		if len(body) > 1<<20 { // the scraper's byte cap; Fetch never hands more to Map
 			return
+		}
+		kept, n := engine.FilterKnown(nil, body)
+		if want, wantN := engine.FilterLineByLine(body); !bytes.Equal(kept, want) || n != wantN || n != engine.CountSamples(body) {
+			t.Fatalf("filter kept %q (%d samples), line by line %q (%d)", kept, n, want, wantN)
 		}
 		r0, err := s.Map(body, contentType, engine.Target{URL: "fuzz"}, time.Unix(0, 0))
 		if err != nil {

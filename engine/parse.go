@@ -30,16 +30,30 @@ func Parse(body []byte, contentType string, maxSeries int) (Families, error) {
 }
 
 func parse(body []byte, contentType string, maxSeries int, knownOnly bool) (Families, error) {
+	var kept []byte
+	return parseInto(&kept, body, contentType, maxSeries, knownOnly)
+}
+
+// parseInto is parse with the buffer for the kept lines passed in (reused
+// between scrapes when the caller keeps it; it never escapes into the result:
+// the parser copies what it keeps).
+func parseInto(kept *[]byte, body []byte, contentType string, maxSeries int, knownOnly bool) (Families, error) {
 	if mt, _, err := mime.ParseMediaType(contentType); err == nil && mt == expfmt.ProtoType {
 		return nil, fmt.Errorf("content type %q: protobuf is not requested or read: %w", contentType, ErrParse)
 	}
-	if maxSeries > 0 {
-		if n := countSamples(body); n > maxSeries {
-			return nil, fmt.Errorf("%d samples, limit %d: %w", n, maxSeries, ErrTooLarge)
+	n := 0
+	switch {
+	case knownOnly:
+		if *kept == nil {
+			*kept = make([]byte, 0, len(body)/4)
 		}
+		*kept, n = filterKnown((*kept)[:0], body)
+		body = *kept
+	case maxSeries > 0:
+		n = countSamples(body)
 	}
-	if knownOnly {
-		body = keepKnown(body)
+	if maxSeries > 0 && n > maxSeries {
+		return nil, fmt.Errorf("%d samples, limit %d: %w", n, maxSeries, ErrTooLarge)
 	}
 	p := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := p.TextToMetricFamilies(bytes.NewReader(body))

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"sync"
 	"time"
 )
 
@@ -46,7 +47,14 @@ type Scraper struct {
 	client    *http.Client
 	maxBytes  int64
 	maxSeries int
+	// kept holds *[]byte buffers for the lines [Scraper.Map] keeps from a
+	// body, reused between scrapes (one per scrape in flight).
+	kept sync.Pool
 }
+
+// maxPooled is the largest kept-lines buffer returned to the pool: a rare
+// huge body's buffer is left to the garbage collector instead of being held.
+const maxPooled = 1 << 20
 
 // NewScraper returns a Scraper; an error when Timeout is not positive or a
 // limit is negative.
@@ -207,7 +215,7 @@ func (s *Scraper) Read(ctx context.Context, t Target, now time.Time) (*Reading, 
 
 // Map is Read without the request: parse body and map it for t.
 func (s *Scraper) Map(body []byte, contentType string, t Target, now time.Time) (*Reading, error) {
-	fams, err := ParseKnown(body, contentType, s.maxSeries)
+	fams, err := s.parseKnown(body, contentType)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.URL, err)
 	}
@@ -219,4 +227,17 @@ func (s *Scraper) Map(body []byte, contentType string, t Target, now time.Time) 
 	}
 	r := p.Read(fams, t.Model, now)
 	return &r, nil
+}
+
+// parseKnown is [ParseKnown] with the scraper's series cap and a pooled buffer.
+func (s *Scraper) parseKnown(body []byte, contentType string) (Families, error) {
+	buf, _ := s.kept.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
+	}
+	fams, err := parseInto(buf, body, contentType, s.maxSeries, true)
+	if cap(*buf) <= maxPooled {
+		s.kept.Put(buf)
+	}
+	return fams, err
 }
