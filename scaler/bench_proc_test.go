@@ -21,6 +21,16 @@ import (
 // benchChildEnv names the server TestBenchServerChild runs.
 const benchChildEnv = "NVML_SCALER_BENCH_SERVER"
 
+// benchWrapEnv, when set, is a command line (split at spaces) that
+// BenchmarkGetMetricsGRPCProcess puts before each server process: a counter
+// of the server's own instructions, such as
+// "valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%q{NVML_SCALER_BENCH_CASE}.%p".
+// The child then also gets benchCaseEnv, naming the case ("c8-constant").
+const (
+	benchWrapEnv = "NVML_SCALER_BENCH_WRAP"
+	benchCaseEnv = "NVML_SCALER_BENCH_CASE"
+)
+
 // TestBenchServerChild is the server process of BenchmarkGetMetricsGRPCProcess:
 // it serves until its stdin closes. It skips when not started by it.
 func TestBenchServerChild(t *testing.T) {
@@ -63,8 +73,9 @@ func BenchmarkGetMetricsGRPCProcess(b *testing.B) {
 	for _, c := range []int{1, 8, 64} {
 		for _, server := range []string{"nvml-scaler", "constant"} {
 			b.Run(fmt.Sprintf("c=%d/server=%s", c, server), func(b *testing.B) {
-				cmd := exec.Command(os.Args[0], "-test.run=^TestBenchServerChild$")
-				cmd.Env = append(os.Environ(), benchChildEnv+"="+server)
+				args := append(strings.Fields(os.Getenv(benchWrapEnv)), os.Args[0], "-test.run=^TestBenchServerChild$")
+				cmd := exec.Command(args[0], args[1:]...)
+				cmd.Env = append(os.Environ(), benchChildEnv+"="+server, fmt.Sprintf("%s=c%d-%s", benchCaseEnv, c, server))
 				stdin, err := cmd.StdinPipe()
 				if err != nil {
 					b.Fatal(err)
