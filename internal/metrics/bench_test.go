@@ -52,12 +52,12 @@ func BenchmarkServeOptions(b *testing.B) {
 				require.NoError(b, s.Close())
 				gs := grpc.NewServer()
 				pb.RegisterExternalScalerServer(gs, constantServer{})
+				go func() { <-ctx.Done(); gs.Stop() }()
 				go func() { done <- gs.Serve(lis) }()
-				defer func() { gs.Stop(); require.NoError(b, <-done) }()
 			} else {
 				go func() { done <- srv.Serve(ctx, lis) }()
-				defer func() { cancel(); require.NoError(b, <-done) }()
 			}
+			defer func() { cancel(); require.NoError(b, <-done) }()
 			conn, err := grpc.NewClient("passthrough:///bufconn",
 				grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
 				grpc.WithTransportCredentials(insecure.NewCredentials()))
