@@ -56,6 +56,11 @@ func TestBenchServerChild(t *testing.T) {
 			t.Fatal(err)
 		}
 		_ = srv.Serve(ctx, lis)
+	case "limits":
+		gs := grpc.NewServer(Limits{}.ServerOptions()...)
+		pb.RegisterExternalScalerServer(gs, constantServer{})
+		go func() { <-ctx.Done(); gs.Stop() }()
+		_ = gs.Serve(LimitListener(lis, 0, nil))
 	default:
 		gs := grpc.NewServer()
 		pb.RegisterExternalScalerServer(gs, constantServer{})
@@ -68,14 +73,18 @@ func TestBenchServerChild(t *testing.T) {
 // BenchmarkGetMetricsGRPCProcess is BenchmarkGetMetricsGRPC with each server
 // in its own process, so that the server's CPU per request is measured apart
 // from the client's (server-cpu-µs/req, from /proc/<pid>/stat): a figure
-// less at the mercy of a busy machine than requests/s.
+// less at the mercy of a busy machine than requests/s. Between nvml-scaler
+// and the constant-answer floor, "limits" answers the same constants behind
+// serve's limits (the tap, the guard's interceptors, the listener's cap): what
+// they cost apart from the handler.
 func BenchmarkGetMetricsGRPCProcess(b *testing.B) {
 	for _, c := range []int{1, 8, 64} {
-		for _, server := range []string{"nvml-scaler", "constant"} {
+		for _, server := range []string{"nvml-scaler", "limits", "constant"} {
 			b.Run(fmt.Sprintf("c=%d/server=%s", c, server), func(b *testing.B) {
 				args := append(strings.Fields(os.Getenv(benchWrapEnv)), os.Args[0], "-test.run=^TestBenchServerChild$")
 				cmd := exec.Command(args[0], args[1:]...)
 				cmd.Env = append(os.Environ(), benchChildEnv+"="+server, fmt.Sprintf("%s=c%d-%s", benchCaseEnv, c, server))
+				cmd.Stderr = os.Stderr
 				stdin, err := cmd.StdinPipe()
 				if err != nil {
 					b.Fatal(err)
