@@ -21,6 +21,16 @@ import (
 // benchChildEnv names the server TestBenchServerChild runs.
 const benchChildEnv = "NVML_SCALER_BENCH_SERVER"
 
+// benchWrapEnv, when set, is a command line (split at spaces) that
+// BenchmarkGetMetricsGRPCProcess puts before each server process: a counter
+// of the server's own instructions, such as
+// "valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%q{NVML_SCALER_BENCH_CASE}.%p".
+// The child then also gets benchCaseEnv, naming the case ("c8-constant").
+const (
+	benchWrapEnv = "NVML_SCALER_BENCH_WRAP"
+	benchCaseEnv = "NVML_SCALER_BENCH_CASE"
+)
+
 // TestBenchServerChild is the server process of BenchmarkGetMetricsGRPCProcess:
 // it serves until its stdin closes. It skips when not started by it.
 func TestBenchServerChild(t *testing.T) {
@@ -46,6 +56,11 @@ func TestBenchServerChild(t *testing.T) {
 			t.Fatal(err)
 		}
 		_ = srv.Serve(ctx, lis)
+	case "limits":
+		gs := grpc.NewServer(Limits{}.ServerOptions()...)
+		pb.RegisterExternalScalerServer(gs, constantServer{})
+		go func() { <-ctx.Done(); gs.Stop() }()
+		_ = gs.Serve(LimitListener(lis, 0, nil))
 	default:
 		gs := grpc.NewServer()
 		pb.RegisterExternalScalerServer(gs, constantServer{})
@@ -58,13 +73,18 @@ func TestBenchServerChild(t *testing.T) {
 // BenchmarkGetMetricsGRPCProcess is BenchmarkGetMetricsGRPC with each server
 // in its own process, so that the server's CPU per request is measured apart
 // from the client's (server-cpu-µs/req, from /proc/<pid>/stat): a figure
-// less at the mercy of a busy machine than requests/s.
+// less at the mercy of a busy machine than requests/s. Between nvml-scaler
+// and the constant-answer floor, "limits" answers the same constants behind
+// serve's limits (the tap, the guard's interceptors, the listener's cap): what
+// they cost apart from the handler.
 func BenchmarkGetMetricsGRPCProcess(b *testing.B) {
 	for _, c := range []int{1, 8, 64} {
-		for _, server := range []string{"nvml-scaler", "constant"} {
+		for _, server := range []string{"nvml-scaler", "limits", "constant"} {
 			b.Run(fmt.Sprintf("c=%d/server=%s", c, server), func(b *testing.B) {
-				cmd := exec.Command(os.Args[0], "-test.run=^TestBenchServerChild$")
-				cmd.Env = append(os.Environ(), benchChildEnv+"="+server)
+				args := append(strings.Fields(os.Getenv(benchWrapEnv)), os.Args[0], "-test.run=^TestBenchServerChild$")
+				cmd := exec.Command(args[0], args[1:]...)
+				cmd.Env = append(os.Environ(), benchChildEnv+"="+server, fmt.Sprintf("%s=c%d-%s", benchCaseEnv, c, server))
+				cmd.Stderr = os.Stderr
 				stdin, err := cmd.StdinPipe()
 				if err != nil {
 					b.Fatal(err)

@@ -159,7 +159,7 @@ func runGRPCBench(b *testing.B, addr string, concurrency, pid int) {
 	req := benchRequest()
 	ctx := context.Background()
 	// Wait (bounded) until the server answers: the sampler's first sweep.
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if _, err := client.GetMetrics(ctx, req); err == nil {
 			break

@@ -105,7 +105,7 @@ func (l Limits) withDefaults() Limits {
 // ServerOptions counts MaxStreams afresh: use its result for one grpc.Server.
 func (l Limits) ServerOptions() []grpc.ServerOption {
 	l = l.withDefaults()
-	g := newGuard(l.MaxStreams, l.FirstMessageTimeout)
+	g := newGuard(l.MaxStreams, l.FirstMessageTimeout, l.RPCTimeout)
 	g.onRefused = l.OnRefused
 	return append(g.options(),
 		grpc.MaxRecvMsgSize(l.MaxRecvMsgSize),
@@ -114,7 +114,6 @@ func (l Limits) ServerOptions() []grpc.ServerOption {
 		grpc.ConnectionTimeout(ConnectionTimeout),
 		grpc.KeepaliveEnforcementPolicy(keepaliveEnforcement),
 		grpc.KeepaliveParams(keepaliveServer),
-		grpc.ChainUnaryInterceptor(deadlineInterceptor(l.RPCTimeout)),
 	)
 }
 
@@ -126,24 +125,23 @@ func (s *Server) ServerOptions() []grpc.ServerOption {
 	return s.limits.ServerOptions()
 }
 
-// deadline is the Server's deadline interceptor, with its RPCTimeout.
-func (s *Server) deadline(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-	return deadlineInterceptor(s.limits.RPCTimeout)(ctx, req, info, h)
+// deadline runs h under the Server's RPCTimeout, as its guard's unary
+// interceptor does.
+func (s *Server) deadline(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	return withDeadline(ctx, s.limits.RPCTimeout, req, h)
 }
 
-// deadlineInterceptor gives a unary call the server-side deadline timeout (or
-// the client's, if sooner), and answers DeadlineExceeded for a handler that
+// withDeadline gives a unary call the server-side deadline timeout (or the
+// client's, if sooner), and answers DeadlineExceeded for a handler that
 // finished after it.
-func deadlineInterceptor(timeout time.Duration) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-		ctx, cancel := context.WithTimeout(ctx, timeout)
-		defer cancel()
-		resp, err := h(ctx, req)
-		if err == nil && ctx.Err() != nil {
-			return nil, status.FromContextError(ctx.Err()).Err()
-		}
-		return resp, err
+func withDeadline(ctx context.Context, timeout time.Duration, req any, h grpc.UnaryHandler) (any, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	resp, err := h(ctx, req)
+	if err == nil && ctx.Err() != nil {
+		return nil, status.FromContextError(ctx.Err()).Err()
 	}
+	return resp, err
 }
 
 // checkMetadataSize rejects scalerMetadata above MaxMetadataEntries entries or

@@ -41,7 +41,9 @@ func (s *Server) GetMetrics(ctx context.Context, req *pb.GetMetricsRequest) (*pb
 			return nil, err
 		}
 		v, err = s.Evaluate(&t)
-		name = t.MetricName()
+		if req.GetMetricName() == "" { // KEDA names it: spare building the name
+			name = t.MetricName()
+		}
 	}
 	if err != nil {
 		return nil, err

@@ -5,8 +5,11 @@ package metrics
 import (
 	"context"
 	"net"
+	"strings"
+	"sync/atomic"
 
 	pb "github.com/kedacore/keda/v2/pkg/scalers/externalscaler"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -59,30 +62,55 @@ func (s rpcStats) HandleRPC(ctx context.Context, st stats.RPCStats) {
 	s.m.count(method, end.Error)
 }
 
-// knownMethods are the full method names of the services serve registers
-// (or may: reflection), without the leading "/".
-var knownMethods = func() map[string]bool {
-	known := map[string]bool{}
+// callCounters are one method's rpc_requests_total counters by code. Each is
+// made on the first call that ends with its code (so only codes seen are
+// exported) and kept, so that counting a call is a map lookup and an atomic
+// load instead of the vector's label hashing, validation and locking.
+type callCounters struct {
+	method string
+	byCode [codes.Unauthenticated + 1]atomic.Pointer[prometheus.Counter]
+}
+
+// callTable returns the counters of the full method names of the services
+// serve registers (or may: reflection), without the leading "/", and of
+// "unknown" for any other name. It is read-only once made.
+func callTable() map[string]*callCounters {
+	table := map[string]*callCounters{unknownMethodLabel: {method: unknownMethodLabel}}
 	for _, sd := range []grpc.ServiceDesc{pb.ExternalScaler_ServiceDesc, healthpb.Health_ServiceDesc,
 		rpb.ServerReflection_ServiceDesc, rpbalpha.ServerReflection_ServiceDesc} {
 		for _, md := range sd.Methods {
-			known[sd.ServiceName+"/"+md.MethodName] = true
+			name := sd.ServiceName + "/" + md.MethodName
+			table[name] = &callCounters{method: name}
 		}
 		for _, st := range sd.Streams {
-			known[sd.ServiceName+"/"+st.StreamName] = true
+			name := sd.ServiceName + "/" + st.StreamName
+			table[name] = &callCounters{method: name}
 		}
 	}
-	return known
-}()
+	return table
+}
+
+// unknownMethodLabel is the method label of a call to a method serve does not define.
+const unknownMethodLabel = "unknown"
 
 func (m *Metrics) count(method string, err error) {
-	if len(method) > 0 && method[0] == '/' {
-		method = method[1:]
+	row := m.calls[strings.TrimPrefix(method, "/")]
+	if row == nil {
+		row = m.calls[unknownMethodLabel]
 	}
-	if !knownMethods[method] {
-		method = "unknown"
+	code := status.Code(err)
+	if int(code) >= len(row.byCode) { // a code gRPC does not define
+		m.rpcs.WithLabelValues(row.method, code.String()).Inc()
+		return
 	}
-	m.rpcs.WithLabelValues(method, status.Code(err).String()).Inc()
+	c := row.byCode[code].Load()
+	if c == nil {
+		// Racing first calls store the vector's same child: either is right.
+		made := m.rpcs.WithLabelValues(row.method, code.String())
+		c = &made
+		row.byCode[code].Store(c)
+	}
+	(*c).Inc()
 }
 
 // CountHandshakes wraps the server's transport credentials so that every

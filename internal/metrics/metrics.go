@@ -57,7 +57,9 @@ type Metrics struct {
 	sweepsFailed *prometheus.CounterVec
 	nvmlErrors   *prometheus.CounterVec
 	rpcs         *prometheus.CounterVec
-	streams      prometheus.Gauge
+	// calls holds rpcs' counters by method and code (see callCounters).
+	calls   map[string]*callCounters
+	streams prometheus.Gauge
 	// refused and handshakeFailures count what never became a call.
 	refused           *prometheus.CounterVec
 	handshakeFailures prometheus.Counter
@@ -102,6 +104,7 @@ func New(opts Options) *Metrics {
 			Namespace: namespace, Name: "tls_handshake_failures_total",
 			Help: "TLS handshakes on the gRPC port that failed (plaintext clients, unknown client certificates, protocol errors).",
 		}),
+		calls: callTable(),
 	}
 	for _, limit := range []string{"connections", "calls"} {
 		m.refused.WithLabelValues(limit) // exported at 0 from the start
