@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"net/url"
@@ -185,16 +186,19 @@ func testDRA(t *testing.T, b *bed) {
 	}
 
 	require.NoError(t, poll(ctx, 30*time.Second, 500*time.Millisecond, ask(func(q queryAnswer, err error) error {
-		if err != nil || q.Value != 0 {
-			return fmt.Errorf("answer %.2f, %v", q.Value, err)
+		if err == nil && q.Value != 0 {
+			return fmt.Errorf("answer %.2f", q.Value)
 		}
-		return nil
+		return err
 	})), "unallocated and unscheduled, the pod is pending: 0, no error")
 
 	bind(t, b, ns, pod.Name, node)
 	require.NoError(t, poll(ctx, time.Minute, 500*time.Millisecond, ask(func(_ queryAnswer, err error) error {
-		if err == nil || !strings.Contains(err.Error(), "ResourceClaim "+ns+"/"+draClaim+" is not allocated yet") {
-			return fmt.Errorf("want the unallocated claim named, got %v", err)
+		switch {
+		case err == nil:
+			return errors.New("no error yet")
+		case !strings.Contains(err.Error(), "ResourceClaim "+ns+"/"+draClaim+" is not allocated yet"):
+			return fmt.Errorf("want the unallocated claim named: %w", err)
 		}
 		return nil
 	})), "running with its claim unallocated: an error naming the claim")
@@ -214,10 +218,10 @@ func testDRA(t *testing.T, b *bed) {
 	own := b.query(t, n.agent.grpc, 1, meta)
 	require.InDelta(t, want, own.Value, 0.01, "the agent reads the recorded GPU")
 	require.NoError(t, poll(ctx, time.Minute, 500*time.Millisecond, ask(func(q queryAnswer, err error) error {
-		if err != nil || math.Abs(q.Value-own.Value) > 0.01 {
-			return fmt.Errorf("answer %.2f, %v", q.Value, err)
+		if err == nil && math.Abs(q.Value-own.Value) > 0.01 {
+			return fmt.Errorf("answer %.2f", q.Value)
 		}
-		return nil
+		return err
 	})), "allocated: the aggregator answers the agent's reading %.2f of %s", own.Value, n.uuids[0])
 }
 
