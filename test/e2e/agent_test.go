@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -42,7 +43,11 @@ type agent struct {
 	grpc       string // KEDA's scalerAddress
 	health     string // http://…/readyz
 	nodeAPI    string // the aggregator's address for it, with withNodeAPI
-	p          *proc
+	// launcher, when set, runs the binary: launcher[0] with launcher[1:],
+	// the binary and its arguments (withDRA's mount namespace).
+	launcher []string
+	env      []string // added to the test's environment
+	p        *proc
 }
 
 // agentOption changes how startAgent runs serve.
@@ -91,8 +96,12 @@ const holdSymbol = "nvmlDeviceGetUtilizationRates"
 // start (re)starts the agent's process with the same flags and ports.
 func (a *agent) start(t *testing.T) {
 	t.Helper()
+	bin, args := a.b.scalerBin, a.args
+	if len(a.launcher) > 0 {
+		bin, args = a.launcher[0], append(append(slices.Clone(a.launcher[1:]), a.b.scalerBin), a.args...)
+	}
 	var err error
-	a.p, err = startProc(a.b.dir, a.name, a.b.scalerBin, a.args)
+	a.p, err = startProc(a.b.dir, a.name, bin, args, a.env...)
 	require.NoError(t, err)
 	require.NoError(t, waitHTTP(context.Background(), a.p, a.health, nil), "agent %s ready", a.name)
 }

@@ -134,6 +134,12 @@ func startGPUNode(t *testing.T, b *bed, name string, rec *recording.Recording, g
 // admin kubeconfig and returns its KEDA-facing address.
 func startAggregator(t *testing.T, b *bed, nodes ...*gpuNode) string {
 	t.Helper()
+	return startAggregatorArgs(t, b, nil, nodes...)
+}
+
+// startAggregatorArgs is startAggregator with extra flags.
+func startAggregatorArgs(t *testing.T, b *bed, extra []string, nodes ...*gpuNode) string {
+	t.Helper()
 	port, err := freePort()
 	require.NoError(t, err)
 	addr := hostPort(port)
@@ -141,9 +147,9 @@ func startAggregator(t *testing.T, b *bed, nodes ...*gpuNode) string {
 	for _, n := range nodes {
 		agents = append(agents, n.agent.nodeAPI)
 	}
-	p, err := startProc(b.dir, "aggregator", b.scalerBin, []string{"aggregate", "--listen=" + addr,
+	p, err := startProc(b.dir, "aggregator", b.scalerBin, append([]string{"aggregate", "--listen=" + addr,
 		"--agents=" + strings.Join(agents, ","), "--kubeconfig=" + b.kubeconfig,
-		"--discovery-interval=1s", "--log-format=text"})
+		"--discovery-interval=1s", "--log-format=text"}, extra...))
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		if t.Failed() {

@@ -39,6 +39,7 @@ func TestE2E(t *testing.T) {
 		{"query-matches-hpa", testQueryMatchesHPA},
 		{"fallback-when-agent-fails", testFallback},
 		{"cluster-two-nodes", testClusterTwoNodes},
+		{"dra-claims", testDRA},
 		{"zero-and-back", testZeroAndBack},
 		{"multi-trigger-stale", testMultiTriggerStale},
 		{"multi-trigger-unreachable", testMultiTriggerUnreachable},
