@@ -165,7 +165,7 @@ func runServe(ctx context.Context, d *deps, f *serveFlags) error {
 			return errors.Join(usageErrorf("%s: no node name: set --node-name or $NODE_NAME (from spec.nodeName)", watch.flag), sampler.Close())
 		}
 	}
-	dra, err := f.nodeAPI.openDRA(node, func(k string) string { v, _ := d.lookupEnv(k); return v }, log)
+	dra, err := f.nodeAPI.openDRA(node, d.serviceAccountDir, func(k string) string { v, _ := d.lookupEnv(k); return v }, log)
 	if err != nil {
 		return errors.Join(err, sampler.Close())
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -85,6 +86,14 @@ func TestServeDRAFlags(t *testing.T) {
 		assert.NotEqual(t, ExitOK, r.code, "%v", tc.args)
 		assert.Contains(t, r.stderr, tc.want, "%v", tc.args)
 	}
+	// In a pod, --dra reads the token and CA where --engine-pods does.
+	saDir := t.TempDir()
+	r := run(context.Background(), t, []string{"serve", "--replay", rampRecording, "--listen", "127.0.0.1:0",
+		"--http-listen", "127.0.0.1:0", "--dra", "--node-api-listen", "127.0.0.1:0", "--node-name", "gpu-1"},
+		WithLookupEnv(env("KUBERNETES_SERVICE_HOST", "127.0.0.1", "KUBERNETES_SERVICE_PORT", "1")),
+		func(d *deps) { d.serviceAccountDir = saDir })
+	assert.NotEqual(t, ExitOK, r.code)
+	assert.Contains(t, r.stderr, filepath.Join(saDir, "ca.crt"), "the service-account directory serve was given")
 }
 
 // probe --engine-target shows each target's engine, queue, KV cache and TTFT

@@ -51,13 +51,13 @@ type nodeAPI struct {
 }
 
 // openDRA builds, with --dra, the watch of node's ResourceSlices from the
-// pod's service account (getenv reads KUBERNETES_SERVICE_HOST and _PORT);
-// nil without.
-func (f *nodeAPIFlags) openDRA(node string, getenv func(string) string, log *slog.Logger) (*draslices.Watcher, error) {
+// pod's service account in saDir, where --engine-pods reads it too (getenv
+// reads KUBERNETES_SERVICE_HOST and _PORT); nil without.
+func (f *nodeAPIFlags) openDRA(node, saDir string, getenv func(string) string, log *slog.Logger) (*draslices.Watcher, error) {
 	if !f.dra {
 		return nil, nil
 	}
-	cfg, err := podwatch.InCluster(node, podwatch.ServiceAccountDir, getenv)
+	cfg, err := podwatch.InCluster(node, saDir, getenv)
 	if err != nil {
 		return nil, fmt.Errorf("--dra: %w", err)
 	}
