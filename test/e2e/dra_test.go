@@ -110,9 +110,9 @@ func publishSlice(t *testing.T, b *bed, node string, uuids []string) {
 }
 
 // draDeployment creates Deployment ns/name with one pod that holds its GPU
-// only through the ResourceClaim claim (no nvidia.com/gpu request) and no
-// node (the test binds it).
-func (b *bed) draDeployment(t *testing.T, ns, name, claim string) {
+// only through the claim entry rc (a ResourceClaim or a template; no
+// nvidia.com/gpu request) and no node (the test binds it).
+func (b *bed) draDeployment(t *testing.T, ns, name string, rc corev1.PodResourceClaim) {
 	t.Helper()
 	labels := map[string]string{"app": name}
 	d := &appsv1.Deployment{
@@ -124,7 +124,7 @@ func (b *bed) draDeployment(t *testing.T, ns, name, claim string) {
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
 				Spec: corev1.PodSpec{
 					TerminationGracePeriodSeconds: ptr.To[int64](0),
-					ResourceClaims:                []corev1.PodResourceClaim{{Name: draRequest, ResourceClaimName: ptr.To(claim)}},
+					ResourceClaims:                []corev1.PodResourceClaim{rc},
 					Containers: []corev1.Container{{Name: "server", Image: "vllm/vllm-openai:e2e-not-pulled",
 						Resources: corev1.ResourceRequirements{Claims: []corev1.ResourceClaim{{Name: draRequest}}}}},
 				},
@@ -168,13 +168,10 @@ func testDRA(t *testing.T, b *bed) {
 
 	ctx := context.Background()
 	claim, err := b.kube.ResourceV1().ResourceClaims(ns).Create(ctx, &resourcev1.ResourceClaim{
-		ObjectMeta: metav1.ObjectMeta{Name: draClaim},
-		Spec: resourcev1.ResourceClaimSpec{Devices: resourcev1.DeviceClaim{Requests: []resourcev1.DeviceRequest{{
-			Name: draRequest, Exactly: &resourcev1.ExactDeviceRequest{DeviceClassName: attribution.DRADriver,
-				AllocationMode: resourcev1.DeviceAllocationModeExactCount, Count: 1}}}}},
+		ObjectMeta: metav1.ObjectMeta{Name: draClaim}, Spec: oneGPUClaim(),
 	}, metav1.CreateOptions{FieldValidation: metav1.FieldValidationStrict})
 	require.NoError(t, err)
-	b.draDeployment(t, ns, "llm", draClaim)
+	b.draDeployment(t, ns, "llm", corev1.PodResourceClaim{Name: draRequest, ResourceClaimName: ptr.To(draClaim)})
 	// A target of 1000 keeps the HPA at one replica: this scenario checks the
 	// aggregator's answer, not scaling.
 	const meta = "metric=sm_active_percent,aggregation=sum,targetValue=1000"
@@ -209,17 +206,7 @@ func testDRA(t *testing.T, b *bed) {
 		return nil
 	})), "running with its claim unallocated: an error naming the claim")
 
-	claim.Status.Allocation = &resourcev1.AllocationResult{
-		Devices: resourcev1.DeviceAllocationResult{Results: []resourcev1.DeviceRequestAllocationResult{{
-			Request: draRequest, Driver: attribution.DRADriver, Pool: node, Device: draDevice}}},
-		NodeSelector: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchFields: []corev1.NodeSelectorRequirement{{
-			Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{node}}}}}},
-	}
-	claim.Status.ReservedFor = []resourcev1.ResourceClaimConsumerReference{{Resource: "pods", Name: pod.Name, UID: pod.UID}}
-	_, err = b.kube.ResourceV1().ResourceClaims(ns).UpdateStatus(ctx, claim, metav1.UpdateOptions{FieldValidation: metav1.FieldValidationStrict})
-	require.NoError(t, err, "allocate %s to %s", draClaim, draDevice)
-	n.kubelet.AllocateDynamic(ns, pod.Name, "server", ns, draClaim,
-		kubelettest.ClaimDevice(attribution.DRADriver, node, draDevice, "k8s.gpu.nvidia.com/claim="+string(claim.UID)+"-"+draDevice))
+	allocate(t, b, n, claim, pod)
 
 	own := b.query(t, n.agent.grpc, 1, meta)
 	require.InDelta(t, want, own.Value, 0.01, "the agent reads the recorded GPU")
@@ -229,6 +216,81 @@ func testDRA(t *testing.T, b *bed) {
 		}
 		return err
 	})), "allocated: the aggregator answers the agent's reading %.2f of %s", own.Value, n.uuids[0])
+
+	testDRATemplate(t, b, n, agg, ns, pod.Name, own.Value)
+}
+
+// testDRATemplate is the scenario's second half: the first Deployment gone,
+// a second one's pod asks for its GPU through a ResourceClaimTemplate, so
+// kube-controller-manager's resource-claim controller generates the claim
+// and names it in the pod's status.resourceClaimStatuses, which is how the
+// aggregator finds it. Allocated, the aggregator answers the same reading.
+func testDRATemplate(t *testing.T, b *bed, n *gpuNode, agg, ns, oldPod string, want float64) {
+	ctx := context.Background()
+	require.NoError(t, b.kube.AppsV1().Deployments(ns).Delete(ctx, "llm", metav1.DeleteOptions{}))
+	n.kubelet.Remove(ns, oldPod)
+	_, err := b.kube.ResourceV1().ResourceClaimTemplates(ns).Create(ctx, &resourcev1.ResourceClaimTemplate{
+		ObjectMeta: metav1.ObjectMeta{Name: "one-gpu"},
+		Spec:       resourcev1.ResourceClaimTemplateSpec{Spec: oneGPUClaim()},
+	}, metav1.CreateOptions{FieldValidation: metav1.FieldValidationStrict})
+	require.NoError(t, err)
+	b.draDeployment(t, ns, "llm-tpl", corev1.PodResourceClaim{Name: draRequest, ResourceClaimTemplateName: ptr.To("one-gpu")})
+	const meta = "metric=sm_active_percent,aggregation=sum,targetValue=1000"
+	require.NoError(t, b.applyYAML(ctx, []byte(scaledObject(ns, "llm-tpl", agg, "AverageValue",
+		map[string]string{"metric": "sm_active_percent", "aggregation": "sum", "targetValue": "1000"}, 1, 2, "")), applyCreate))
+	pod := b.onePod(t, ns, "llm-tpl")
+	var generated string
+	require.NoError(t, poll(ctx, time.Minute, pollEvery, func(ctx context.Context) (bool, error) {
+		p, err := b.kube.CoreV1().Pods(ns).Get(ctx, pod.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, st := range p.Status.ResourceClaimStatuses {
+			if st.Name == draRequest && st.ResourceClaimName != nil {
+				generated, pod = *st.ResourceClaimName, *p
+				return true, nil
+			}
+		}
+		return false, errors.New("no generated claim in the pod's status yet")
+	}), "the resource-claim controller generates the pod's claim")
+	claim, err := b.kube.ResourceV1().ResourceClaims(ns).Get(ctx, generated, metav1.GetOptions{})
+	require.NoError(t, err)
+	bind(t, b, ns, pod.Name, n.name)
+	allocate(t, b, n, claim, pod)
+	require.NoError(t, poll(ctx, time.Minute, 500*time.Millisecond, func(context.Context) (bool, error) {
+		q, err := b.queryOnce(agg, 1, meta, "--name=llm-tpl", "--namespace="+ns)
+		if err == nil && math.Abs(q.Value-want) > 0.01 {
+			err = fmt.Errorf("answer %.2f", q.Value)
+		}
+		return err == nil, err
+	}), "the generated claim %s, allocated: the aggregator answers %.2f", generated, want)
+}
+
+// oneGPUClaim asks for one device of the driver's DeviceClass (named after
+// the driver).
+func oneGPUClaim() resourcev1.ResourceClaimSpec {
+	return resourcev1.ResourceClaimSpec{Devices: resourcev1.DeviceClaim{Requests: []resourcev1.DeviceRequest{{
+		Name: draRequest, Exactly: &resourcev1.ExactDeviceRequest{DeviceClassName: attribution.DRADriver,
+			AllocationMode: resourcev1.DeviceAllocationModeExactCount, Count: 1}}}}}
+}
+
+// allocate does what the scheduler and NVIDIA's DRA driver would: it
+// allocates the node's device draDevice to claim, reserved for pod, and the
+// fake kubelet then reports it as the pod's dynamic resource.
+func allocate(t *testing.T, b *bed, n *gpuNode, claim *resourcev1.ResourceClaim, pod corev1.Pod) {
+	t.Helper()
+	claim.Status.Allocation = &resourcev1.AllocationResult{
+		Devices: resourcev1.DeviceAllocationResult{Results: []resourcev1.DeviceRequestAllocationResult{{
+			Request: draRequest, Driver: attribution.DRADriver, Pool: n.name, Device: draDevice}}},
+		NodeSelector: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchFields: []corev1.NodeSelectorRequirement{{
+			Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{n.name}}}}}},
+	}
+	claim.Status.ReservedFor = []resourcev1.ResourceClaimConsumerReference{{Resource: "pods", Name: pod.Name, UID: pod.UID}}
+	_, err := b.kube.ResourceV1().ResourceClaims(claim.Namespace).UpdateStatus(context.Background(), claim,
+		metav1.UpdateOptions{FieldValidation: metav1.FieldValidationStrict})
+	require.NoError(t, err, "allocate %s to %s", claim.Name, draDevice)
+	n.kubelet.AllocateDynamic(pod.Namespace, pod.Name, "server", claim.Namespace, claim.Name,
+		kubelettest.ClaimDevice(attribution.DRADriver, n.name, draDevice, "k8s.gpu.nvidia.com/claim="+string(claim.UID)+"-"+draDevice))
 }
 
 // onePod waits for the Deployment's one pod and returns it.

@@ -15,11 +15,13 @@ import (
 )
 
 // kcmControllers are the controllers the tests need: the HPA's chain down to
-// pods, and what makes namespaces and service accounts work.
+// pods, what makes namespaces and service accounts work, and the claims
+// DRA pods generate from templates.
 var kcmControllers = []string{
 	"deployment-controller", "replicaset-controller", "horizontal-pod-autoscaler-controller",
 	"garbage-collector-controller", "namespace-controller", "serviceaccount-controller",
 	"serviceaccount-token-controller", "root-ca-certificate-publisher-controller",
+	"resourceclaim-controller", // dra-claims: claims from ResourceClaimTemplates
 }
 
 func (b *bed) startControllerManager(ctx context.Context, f *pkiFiles) error {
