@@ -34,12 +34,6 @@ func ParseKnown(body []byte, contentType string, maxSeries int) (Families, error
 	return parse(body, contentType, maxSeries, true)
 }
 
-// keepKnown returns the lines of body that belong to known families.
-func keepKnown(body []byte) []byte {
-	kept, _ := filterKnown(nil, body)
-	return kept
-}
-
 // filterKnown makes one pass over body: it appends to dst the lines of known
 // families (each ending in a newline) and counts the sample lines of the whole
 // body (neither blank nor a comment: an upper bound on the series a full parse

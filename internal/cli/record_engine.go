@@ -128,7 +128,10 @@ func (p *podFlags) source(d *deps, lib *nvml.Library) (*podSource, *attribution.
 	if err != nil {
 		return nil, nil, fmt.Errorf("--kubelet-socket: %w", err)
 	}
-	snap := librarySnapshot(lib)
+	snap, err := librarySnapshot(lib)
+	if err != nil {
+		return nil, nil, errors.Join(err, aw.Close())
+	}
 	return &podSource{pods: pw, attr: aw, devices: func() *scaler.Snapshot { return snap }}, aw, nil
 }
 
@@ -141,10 +144,14 @@ func closeAttribution(aw *attribution.Watcher) error {
 
 // librarySnapshot lists lib's GPUs and MIG devices (index, UUID) as a
 // snapshot, for agent.ResolveDeviceID; a GPU that does not open or has no
-// UUID is left out (its index ID stays unresolved).
-func librarySnapshot(lib *nvml.Library) *scaler.Snapshot {
+// UUID is left out (its index ID stays unresolved). It fails when NVML cannot
+// count the GPUs: no index ID could be resolved.
+func librarySnapshot(lib *nvml.Library) (*scaler.Snapshot, error) {
 	snap := &scaler.Snapshot{}
-	n, _ := lib.DeviceCount()
+	n, err := lib.DeviceCount()
+	if err != nil {
+		return nil, fmt.Errorf("--engine-pods: counting the GPUs to resolve the kubelet's device IDs: %w", err)
+	}
 	for i := range n {
 		dev, err := lib.DeviceByIndex(i)
 		if err != nil {
@@ -162,7 +169,7 @@ func librarySnapshot(lib *nvml.Library) *scaler.Snapshot {
 			}
 		}
 	}
-	return snap
+	return snap, nil
 }
 
 // finish waits for the scrapes to stop (ctx ended) and stores them in rec.
