@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/nvml-scaler/nvml-scaler/cluster/agent"
+	"github.com/nvml-scaler/nvml-scaler/cluster/attribution"
 	"github.com/nvml-scaler/nvml-scaler/proto/nodev1"
 )
 
@@ -160,10 +160,8 @@ func (a *Aggregator) logNewNotes(prev *view, n *agent.Node) {
 	if prev != nil {
 		had = prev.node.Attribution.Notes
 	}
-	for _, note := range n.Attribution.Notes {
-		if !slices.Contains(had, note) {
-			a.log.Info("agent notes a GPU it cannot attribute", "node", n.Snapshot.Node, "note", note)
-		}
+	for _, note := range attribution.NewNotes(had, n.Attribution.Notes) {
+		a.log.Info("agent notes a GPU it cannot attribute", "node", n.Snapshot.Node, "note", note)
 	}
 }
 

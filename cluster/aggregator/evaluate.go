@@ -157,12 +157,7 @@ func (a *Aggregator) selectGPUs(q *query) (*selected, error) {
 // podNotes returns, as "; the agent notes: …", the attribution notes that
 // name pod key ("namespace/name"), at most maxReasons; "" when none does.
 func podNotes(notes []string, key string) string {
-	var out []string
-	for _, n := range notes {
-		if strings.Contains(n, "(pod "+key+",") && len(out) < maxReasons {
-			out = append(out, n)
-		}
-	}
+	out := attribution.NotesOfPod(notes, key, maxReasons)
 	if len(out) == 0 {
 		return ""
 	}

@@ -29,9 +29,9 @@ func (a *Attribution) dynamic(pod *podresourcesv1.PodResources, c *podresourcesv
 			if cr.GetDriverName() != DRADriver {
 				continue
 			}
-			where := fmt.Sprintf("DRA device %s/%s/%s of claim %s/%s (pod %s/%s, container %s)", cr.GetDriverName(),
+			where := fmt.Sprintf("DRA device %s/%s/%s of claim %s/%s %s container %s)", cr.GetDriverName(),
 				cr.GetPoolName(), cr.GetDeviceName(), dr.GetClaimNamespace(), dr.GetClaimName(),
-				pod.GetNamespace(), pod.GetName(), c.GetName())
+				notePod(pod.GetNamespace(), pod.GetName()), c.GetName())
 			if dra == nil {
 				a.Notes = append(a.Notes, where+": not attributed: DRA attribution is off (serve --dra)")
 				continue

@@ -77,3 +77,17 @@ func TestFromListDRA(t *testing.T) {
 		fmt.Sprintf("DRA device gpu.nvidia.com/node-a/%s of claim llm/vllm-0-gpus (pod llm/vllm-0, container server): not attributed: DRA attribution is off (serve --dra)", mig1),
 	}, got.Notes, "DRA off: each GPU device says so")
 }
+
+// NotesOfPod finds the notes FromList writes for a pod, and only that pod's
+// (not those of a pod whose name it prefixes); NewNotes keeps what is new.
+func TestNotesOfPod(t *testing.T) {
+	t.Parallel()
+	notes := attribution.FromList(draList(), time.Unix(100, 0), nil).Notes
+	require.Len(t, notes, 2)
+	assert.Equal(t, notes[:1], attribution.NotesOfPod(notes, "llm/vllm-0", 1))
+	assert.Equal(t, notes, attribution.NotesOfPod(notes, "llm/vllm-0", 5))
+	assert.Empty(t, attribution.NotesOfPod(notes, "llm/vllm", 5))
+	assert.Empty(t, attribution.NotesOfPod(notes, "other/vllm-0", 5))
+	assert.Equal(t, notes[1:], attribution.NewNotes(notes[:1], notes))
+	assert.Empty(t, attribution.NewNotes(notes, notes[:1]))
+}

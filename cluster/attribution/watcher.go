@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -138,10 +137,8 @@ func (w *Watcher) Poll(ctx context.Context) *Attribution {
 			w.log.Warn("gpu attribution unavailable", "socket", w.socket, "reason", next.Reason)
 		}
 	}
-	for _, n := range next.Notes {
-		if !slices.Contains(prev.Notes, n) { // each new note once, not every poll
-			w.log.Warn("gpu not attributed", "note", n)
-		}
+	for _, n := range NewNotes(prev.Notes, next.Notes) { // each new note once, not every poll
+		w.log.Warn("gpu not attributed", "note", n)
 	}
 	w.cur.Store(next)
 	return next
