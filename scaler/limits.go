@@ -125,12 +125,6 @@ func (s *Server) ServerOptions() []grpc.ServerOption {
 	return s.limits.ServerOptions()
 }
 
-// deadline runs h under the Server's RPCTimeout, as its guard's unary
-// interceptor does.
-func (s *Server) deadline(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-	return withDeadline(ctx, s.limits.RPCTimeout, req, h)
-}
-
 // withDeadline gives a unary call the server-side deadline timeout (or the
 // client's, if sooner), and answers DeadlineExceeded for a handler that
 // finished after it.

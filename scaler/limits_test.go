@@ -111,7 +111,8 @@ func TestServeReflectionWhenAsked(t *testing.T) {
 	require.NoError(t, <-done)
 }
 
-// The unary deadline: a handler that outlives RPCTimeout is answered
+// The unary deadline: under the guard's unary interceptor, with the
+// Server's RPCTimeout, a handler that outlives it is answered
 // DeadlineExceeded, and sees its context end.
 func TestUnaryDeadline(t *testing.T) {
 	t.Parallel()
@@ -119,15 +120,20 @@ func TestUnaryDeadline(t *testing.T) {
 	require.NoError(t, err)
 	srv, err := NewServer(ServerConfig{Sampler: s, RPCTimeout: 10 * time.Millisecond})
 	require.NoError(t, err)
+	l := srv.limits.withDefaults()
+	g := newGuard(l.MaxStreams, l.FirstMessageTimeout, l.RPCTimeout)
 	slow := func(ctx context.Context, _ any) (any, error) {
 		_, ok := ctx.Deadline()
 		assert.True(t, ok)
 		<-ctx.Done()
 		return "late", nil
 	}
-	_, err = srv.deadline(context.Background(), nil, &grpc.UnaryServerInfo{}, slow)
+	// The parent's 10 s bound the test should the interceptor lose the deadline.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = g.unary(ctx, nil, &grpc.UnaryServerInfo{}, slow)
 	requireCode(t, err, codes.DeadlineExceeded)
-	resp, err := srv.deadline(context.Background(), nil, &grpc.UnaryServerInfo{},
+	resp, err := g.unary(context.Background(), nil, &grpc.UnaryServerInfo{},
 		func(context.Context, any) (any, error) { return "ok", nil })
 	require.NoError(t, err)
 	assert.Equal(t, "ok", resp)
