@@ -122,6 +122,7 @@ func runProbe(ctx context.Context, d *deps, f *probeFlags) error {
 		return err
 	}
 	defer p.sampler.Close()
+	defer f.engines.close()
 	if f.watch {
 		return p.watch(ctx, f.interval, &f.engines)
 	}

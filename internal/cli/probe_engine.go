@@ -30,6 +30,10 @@ type probeEngines struct {
 	recorded *enginerec.Player
 	hist     []engine.History
 	errs     []error
+	// scraper is made at the first scrape and kept, with its connections
+	// and buffers, for the next (probe's second sweep, each --watch frame);
+	// close releases it.
+	scraper *engine.Scraper
 	// window is how far back report's rates and means reach (and the
 	// history kept); 0 means an hour: all of a one-shot probe's scrapes.
 	window time.Duration
@@ -79,15 +83,18 @@ func (p *probeEngines) scrape(ctx context.Context, now time.Time, timeout time.D
 	if len(p.targets) == 0 {
 		return
 	}
-	s, err := engine.NewScraper(engine.Options{Timeout: timeout})
-	if err != nil {
-		p.errs = make([]error, len(p.targets))
-		for i := range p.errs {
-			p.errs[i] = err
+	if p.scraper == nil {
+		s, err := engine.NewScraper(engine.Options{Timeout: timeout})
+		if err != nil {
+			p.errs = make([]error, len(p.targets))
+			for i := range p.errs {
+				p.errs[i] = err
+			}
+			return
 		}
-		return
+		p.scraper = s
 	}
-	defer s.Close()
+	s := p.scraper
 	if p.hist == nil {
 		p.hist, p.errs = make([]engine.History, len(p.targets)), make([]error, len(p.targets))
 	}
@@ -96,6 +103,14 @@ func (p *probeEngines) scrape(ctx context.Context, now time.Time, timeout time.D
 		if p.errs[i] = err; err == nil {
 			p.hist[i] = p.hist[i].Add(r, p.span())
 		}
+	}
+}
+
+// close releases the scraper's idle connections; a later scrape makes a new one.
+func (p *probeEngines) close() {
+	if p.scraper != nil {
+		p.scraper.Close()
+		p.scraper = nil
 	}
 }
 
