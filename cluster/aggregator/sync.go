@@ -13,14 +13,14 @@ import (
 	"k8s.io/client-go/tools/cache"
 )
 
-// watchErrors returns inf's watch error handler: client-go's default one
-// (logging through klog), and, while inf has not synced, the error kept in
-// listErrs for NotReadyReason and logged when it changes, so that a cache
-// that cannot sync says why instead of waiting silently.
+// watchErrors returns inf's watch error handler: while inf has not synced,
+// the error kept in listErrs for NotReadyReason and logged when it changes
+// (not at every retry), so that a cache that cannot sync says why instead
+// of waiting silently; once it has, client-go's default one (klog).
 func (w *workloads) watchErrors(gvr schema.GroupVersionResource, inf cache.SharedIndexInformer) cache.WatchErrorHandlerWithContext {
 	return func(ctx context.Context, r *cache.Reflector, err error) {
-		cache.DefaultWatchErrorHandler(ctx, r, err)
 		if inf.HasSynced() {
+			cache.DefaultWatchErrorHandler(ctx, r, err)
 			return
 		}
 		msg := listError(gvr, err)
@@ -52,7 +52,7 @@ func listError(gvr schema.GroupVersionResource, err error) string {
 	case apierrors.IsNotFound(err) && gvr == gvrScaledObjects:
 		return fmt.Sprintf("%s: the API server does not serve them (%v): install KEDA (its CRDs) first", what, err)
 	case apierrors.IsForbidden(err):
-		return fmt.Sprintf("%s: %v: the aggregator's service account needs get, list and watch on it (RBAC)", what, err)
+		return fmt.Sprintf("%s: %v: the aggregator's service account needs list and watch on it (RBAC)", what, err)
 	}
 	return fmt.Sprintf("%s: %v", what, err)
 }
