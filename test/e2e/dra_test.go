@@ -19,9 +19,13 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	resourcev1 "k8s.io/api/resource/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/yaml"
 
 	"github.com/nvml-scaler/nvml-scaler/cluster/attribution"
 	"github.com/nvml-scaler/nvml-scaler/cluster/attribution/kubelettest"
@@ -164,7 +168,7 @@ func testDRA(t *testing.T, b *bed) {
 	publishSlice(t, b, node, n.uuids)
 	n.agent = startAgent(t, b, node, rep, withNodeAPI(n.kubelet.Socket), withDRA(b.apiURL, draAgentAccess(t, b)))
 	want := n.agent.setPhase(t, "duty070")
-	agg := startAggregatorArgs(t, b, []string{"--dra"}, n)
+	agg := startAggregatorArgs(t, b, []string{"--dra", "--kubeconfig=" + draAggregatorAccess(t, b)}, n)
 
 	ctx := context.Background()
 	claim, err := b.kube.ResourceV1().ResourceClaims(ns).Create(ctx, &resourcev1.ResourceClaim{
@@ -317,4 +321,54 @@ func bind(t *testing.T, b *bed, ns, pod, node string) {
 	require.NoError(t, b.kube.CoreV1().Pods(ns).Bind(context.Background(), &corev1.Binding{
 		ObjectMeta: metav1.ObjectMeta{Name: pod, Namespace: ns},
 		Target:     corev1.ObjectReference{Kind: "Node", Name: node}}, metav1.CreateOptions{}), "bind %s to %s", pod, node)
+}
+
+// draAggregatorAccess gives the aggregator what overlays/cluster and
+// components/dra give it, instead of the admin kubeconfig: the overlay's
+// ClusterRole and binding for ServiceAccount nvml-scaler/nvml-scaler-aggregator
+// with the component's patch applied (its one operation appends a rule), and
+// a kubeconfig holding a token of that account, whose path it returns. The
+// namespace nvml-scaler must exist (draAgentAccess makes it).
+func draAggregatorAccess(t *testing.T, b *bed) string {
+	t.Helper()
+	ctx := context.Background()
+	const ns, name = "nvml-scaler", "nvml-scaler-aggregator"
+	_, err := b.kube.CoreV1().ServiceAccounts(ns).Create(ctx,
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	overlay, err := os.ReadFile(filepath.Join("..", "..", "deploy", "kustomize", "overlays", "cluster", "aggregator-rbac.yaml"))
+	require.NoError(t, err)
+	docs := strings.Split(string(overlay), "\n---\n")
+	require.Len(t, docs, 2, "overlays/cluster/aggregator-rbac.yaml: a ClusterRole and its binding")
+	var role rbacv1.ClusterRole
+	require.NoError(t, yaml.UnmarshalStrict([]byte(docs[0]), &role))
+	patch, err := os.ReadFile(filepath.Join("..", "..", "deploy", "kustomize", "components", "dra", "aggregator-rbac.yaml"))
+	require.NoError(t, err)
+	var ops []struct {
+		Op    string            `json:"op"`
+		Path  string            `json:"path"`
+		Value rbacv1.PolicyRule `json:"value"`
+	}
+	require.NoError(t, yaml.UnmarshalStrict(patch, &ops))
+	require.Len(t, ops, 1, "components/dra/aggregator-rbac.yaml")
+	require.Equal(t, "add /rules/-", ops[0].Op+" "+ops[0].Path, "the only patch operation this helper applies")
+	role.Rules = append(role.Rules, ops[0].Value)
+	_, err = b.kube.RbacV1().ClusterRoles().Create(ctx, &role, metav1.CreateOptions{FieldValidation: metav1.FieldValidationStrict})
+	require.NoError(t, err)
+	require.NoError(t, b.applyYAML(ctx, []byte(docs[1]), applyCreate), "the aggregator's ClusterRoleBinding")
+	t.Cleanup(func() {
+		_ = b.kube.RbacV1().ClusterRoleBindings().Delete(context.Background(), role.Name, metav1.DeleteOptions{})
+		_ = b.kube.RbacV1().ClusterRoles().Delete(context.Background(), role.Name, metav1.DeleteOptions{})
+	})
+	tok, err := b.kube.CoreV1().ServiceAccounts(ns).CreateToken(ctx, name, &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["e2e"] = &clientcmdapi.Cluster{Server: b.apiURL, CertificateAuthorityData: b.ca.certPEM}
+	cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: tok.Status.Token}
+	cfg.Contexts["e2e"] = &clientcmdapi.Context{Cluster: "e2e", AuthInfo: name}
+	cfg.CurrentContext = "e2e"
+	path := filepath.Join(t.TempDir(), "aggregator.kubeconfig")
+	require.NoError(t, clientcmd.WriteToFile(*cfg, path))
+	return path
 }
