@@ -67,9 +67,7 @@ func draAgentAccess(t *testing.T, b *bed) string {
 	t.Helper()
 	ctx := context.Background()
 	ns := b.namespace(t, "nvml-scaler")
-	_, err := b.kube.CoreV1().ServiceAccounts(ns).Create(ctx,
-		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "nvml-scaler"}}, metav1.CreateOptions{})
-	require.NoError(t, err)
+	token := serviceAccountToken(t, b, ns, "nvml-scaler")
 	rbac, err := os.ReadFile(filepath.Join("..", "..", "deploy", "kustomize", "components", "dra", "dra-rbac.yaml"))
 	require.NoError(t, err)
 	require.NoError(t, b.applyYAML(ctx, rbac, applyCreate), "components/dra/dra-rbac.yaml")
@@ -77,13 +75,10 @@ func draAgentAccess(t *testing.T, b *bed) string {
 		_ = b.kube.RbacV1().ClusterRoleBindings().Delete(context.Background(), "nvml-scaler-dra", metav1.DeleteOptions{})
 		_ = b.kube.RbacV1().ClusterRoles().Delete(context.Background(), "nvml-scaler-dra", metav1.DeleteOptions{})
 	})
-	tok, err := b.kube.CoreV1().ServiceAccounts(ns).CreateToken(ctx, "nvml-scaler", &authenticationv1.TokenRequest{
-		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}, metav1.CreateOptions{})
-	require.NoError(t, err)
 	run := filepath.Join(t.TempDir(), "run")
 	sa := filepath.Join(run, "secrets", "kubernetes.io", "serviceaccount")
 	require.NoError(t, os.MkdirAll(sa, 0o755))
-	for name, data := range map[string][]byte{"token": []byte(tok.Status.Token), "ca.crt": b.ca.certPEM, "namespace": []byte(ns)} {
+	for name, data := range map[string][]byte{"token": []byte(token), "ca.crt": b.ca.certPEM, "namespace": []byte(ns)} {
 		require.NoError(t, os.WriteFile(filepath.Join(sa, name), data, 0o600))
 	}
 	return run
@@ -333,9 +328,7 @@ func draAggregatorAccess(t *testing.T, b *bed) string {
 	t.Helper()
 	ctx := context.Background()
 	const ns, name = "nvml-scaler", "nvml-scaler-aggregator"
-	_, err := b.kube.CoreV1().ServiceAccounts(ns).Create(ctx,
-		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
-	require.NoError(t, err)
+	token := serviceAccountToken(t, b, ns, name)
 	overlay, err := os.ReadFile(filepath.Join("..", "..", "deploy", "kustomize", "overlays", "cluster", "aggregator-rbac.yaml"))
 	require.NoError(t, err)
 	docs := strings.Split(string(overlay), "\n---\n")
@@ -360,15 +353,26 @@ func draAggregatorAccess(t *testing.T, b *bed) string {
 		_ = b.kube.RbacV1().ClusterRoleBindings().Delete(context.Background(), role.Name, metav1.DeleteOptions{})
 		_ = b.kube.RbacV1().ClusterRoles().Delete(context.Background(), role.Name, metav1.DeleteOptions{})
 	})
-	tok, err := b.kube.CoreV1().ServiceAccounts(ns).CreateToken(ctx, name, &authenticationv1.TokenRequest{
-		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}, metav1.CreateOptions{})
-	require.NoError(t, err)
 	cfg := clientcmdapi.NewConfig()
 	cfg.Clusters["e2e"] = &clientcmdapi.Cluster{Server: b.apiURL, CertificateAuthorityData: b.ca.certPEM}
-	cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: tok.Status.Token}
+	cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: token}
 	cfg.Contexts["e2e"] = &clientcmdapi.Context{Cluster: "e2e", AuthInfo: name}
 	cfg.CurrentContext = "e2e"
 	path := filepath.Join(t.TempDir(), "aggregator.kubeconfig")
 	require.NoError(t, clientcmd.WriteToFile(*cfg, path))
 	return path
+}
+
+// serviceAccountToken creates ServiceAccount ns/name and returns a token of
+// it (TokenRequest, an hour), as the kubelet would mount in its pod.
+func serviceAccountToken(t *testing.T, b *bed, ns, name string) string {
+	t.Helper()
+	ctx := context.Background()
+	_, err := b.kube.CoreV1().ServiceAccounts(ns).Create(ctx,
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	tok, err := b.kube.CoreV1().ServiceAccounts(ns).CreateToken(ctx, name, &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	return tok.Status.Token
 }
