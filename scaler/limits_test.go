@@ -129,15 +129,84 @@ func TestUnaryDeadline(t *testing.T) {
 		return "late", nil
 	}
 	// The parent's 10 s bound the test should the interceptor lose the deadline.
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	parent, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	ctx, err := g.tap(parent, nil)
+	require.NoError(t, err)
 	_, err = g.unary(ctx, nil, &grpc.UnaryServerInfo{}, slow)
 	requireCode(t, err, codes.DeadlineExceeded)
-	resp, err := g.unary(context.Background(), nil, &grpc.UnaryServerInfo{},
+	assert.Zero(t, g.open.Load(), "the call's slot is given back")
+
+	ctx, err = g.tap(parent, nil)
+	require.NoError(t, err)
+	resp, err := g.unary(ctx, nil, &grpc.UnaryServerInfo{},
 		func(context.Context, any) (any, error) { return "ok", nil })
 	require.NoError(t, err)
 	assert.Equal(t, "ok", resp)
+	// A context the tap did not make still gets the deadline.
+	_, err = g.unary(parent, nil, &grpc.UnaryServerInfo{}, slow)
+	requireCode(t, err, codes.DeadlineExceeded)
 }
+
+// The first-message deadline: a call whose request never arrives ends with
+// Canceled at FirstMessageTimeout and gives its slot back; a request that
+// arrives after it is refused without its handler; the parent's earlier
+// deadline comes first.
+func TestFirstMessageDeadline(t *testing.T) {
+	t.Parallel()
+	g := newGuard(2, 20*time.Millisecond, time.Second)
+	ctx, err := g.tap(context.Background(), nil)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), g.open.Load())
+	<-ctx.Done()
+	assert.ErrorIs(t, ctx.Err(), context.Canceled)
+	require.Eventually(t, func() bool { return g.open.Load() == 0 }, 10*time.Second, time.Millisecond)
+	_, err = g.unary(ctx, nil, &grpc.UnaryServerInfo{}, func(context.Context, any) (any, error) {
+		t.Error("the handler ran after the first-message deadline")
+		return nil, nil
+	})
+	requireCode(t, err, codes.Canceled)
+	assert.Zero(t, g.open.Load(), "a late request does not give the slot back twice")
+
+	parent, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	g = newGuard(2, time.Hour, time.Hour)
+	ctx, err = g.tap(parent, nil)
+	require.NoError(t, err)
+	select {
+	case <-ctx.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the call outlived its parent's deadline")
+	}
+}
+
+// A stream's context ends with its parent's once its handler runs, and its
+// slot is given back when the handler returns.
+func TestStreamFollowsParent(t *testing.T) {
+	t.Parallel()
+	g := newGuard(2, time.Hour, time.Hour)
+	parent, cancel := context.WithCancel(context.Background())
+	ctx, err := g.tap(parent, nil)
+	require.NoError(t, err)
+	ss := &ctxStream{ctx: ctx}
+	err = g.stream(nil, ss, &grpc.StreamServerInfo{}, func(_ any, s grpc.ServerStream) error {
+		require.NoError(t, s.RecvMsg(nil))
+		cancel()
+		<-s.Context().Done()
+		return s.Context().Err()
+	})
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.Zero(t, g.open.Load())
+}
+
+// ctxStream is a grpc.ServerStream with a context whose RecvMsg succeeds.
+type ctxStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *ctxStream) Context() context.Context { return s.ctx }
+func (s *ctxStream) RecvMsg(any) error        { return nil }
 
 // A Source call that never returns must not hold shutdown forever: Serve
 // waits ShutdownTimeout for the Sampler, logs, and returns.
@@ -172,4 +241,24 @@ func TestServeReturnsWhileASourceCallHangs(t *testing.T) {
 
 	close(hang) // the call returns: the Sampler closes the Source and its goroutine ends
 	require.Eventually(t, func() bool { return src.closes.Load() == 1 }, 10*time.Second, time.Millisecond)
+}
+
+// BenchmarkGuardUnary is the guard's own cost per unary call: the tap, its
+// interceptor and the slot given back, on a parent like gRPC's stream context.
+func BenchmarkGuardUnary(b *testing.B) {
+	g := newGuard(DefaultMaxStreams, DefaultFirstMessageTimeout, DefaultRPCTimeout)
+	h := func(context.Context, any) (any, error) { return nil, nil }
+	info := &grpc.UnaryServerInfo{}
+	b.ReportAllocs()
+	for b.Loop() {
+		parent, cancel := context.WithCancel(context.Background())
+		ctx, err := g.tap(parent, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := g.unary(ctx, nil, info, h); err != nil {
+			b.Fatal(err)
+		}
+		cancel()
+	}
 }
