@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -78,7 +79,7 @@ func parseEngineTargets(raw []string) ([]watch.Target, error) {
 	return out, nil
 }
 
-// scrape reads every target once, at most timeout each.
+// scrape reads every target once, at most timeout each, several at once.
 func (p *probeEngines) scrape(ctx context.Context, now time.Time, timeout time.Duration) {
 	if len(p.targets) == 0 {
 		return
@@ -98,12 +99,21 @@ func (p *probeEngines) scrape(ctx context.Context, now time.Time, timeout time.D
 	if p.hist == nil {
 		p.hist, p.errs = make([]engine.History, len(p.targets)), make([]error, len(p.targets))
 	}
+	// As serve's watch does: up to watch.DefaultConcurrency at once, so that a
+	// slow target delays no other; each goroutine owns index i.
+	sem := make(chan struct{}, watch.DefaultConcurrency)
+	var wg sync.WaitGroup
 	for i := range p.targets {
-		r, err := p.read(ctx, s, &p.targets[i], now)
-		if p.errs[i] = err; err == nil {
-			p.hist[i] = p.hist[i].Add(r, p.span())
-		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			r, err := p.read(ctx, s, &p.targets[i], now)
+			if p.errs[i] = err; err == nil {
+				p.hist[i] = p.hist[i].Add(r, p.span())
+			}
+		})
 	}
+	wg.Wait()
 }
 
 // close releases the scraper's idle connections; a later scrape makes a new one.

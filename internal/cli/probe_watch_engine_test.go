@@ -4,12 +4,18 @@ package cli
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/nvml-scaler/nvml-scaler/engine"
+	"github.com/nvml-scaler/nvml-scaler/engine/watch"
 	"github.com/nvml-scaler/nvml-scaler/internal/clustertest"
 )
 
@@ -42,4 +48,35 @@ func TestProbeWatchEngines(t *testing.T) {
 	}
 	assert.Regexp(t, `llm/vllm-0\s+vllm\s+0\s+0\s+0\.0\s+-\s+`, frames[0], "one scrape: no TTFT yet")
 	assert.Regexp(t, `llm/vllm-0\s+vllm\s+0\s+0\s+0\.0\s+\d\.\d{3}s\s+`, frames[1], "the mean between two scrapes")
+}
+
+// probe scrapes its engine targets at once, as serve does: two targets that
+// each answer only once both have been asked are both read. Read one after
+// the other, the first would wait for the second until its timeout.
+func TestProbeScrapesTargetsAtOnce(t *testing.T) {
+	t.Parallel()
+	body := clustertest.EngineBody(t, "sglang_docs.txt")
+	var arrived sync.WaitGroup
+	arrived.Add(2)
+	both := make(chan struct{})
+	go func() { arrived.Wait(); close(both) }()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived.Done()
+		select {
+		case <-both:
+			_, _ = w.Write(body)
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(srv.Close)
+	p := &probeEngines{targets: []watch.Target{
+		{Name: "a", Target: engine.Target{URL: srv.URL + "/a"}},
+		{Name: "b", Target: engine.Target{URL: srv.URL + "/b"}},
+	}}
+	defer p.close()
+	p.scrape(context.Background(), time.Now(), 20*time.Second)
+	for i, err := range p.errs {
+		require.NoError(t, err, p.targets[i].Name)
+		require.NotNil(t, p.hist[i].Newest(), p.targets[i].Name)
+	}
 }
