@@ -38,10 +38,10 @@ func newGuard(maxStreams int, firstMsg, rpcTimeout time.Duration) *guard {
 
 // tap admits a new call or refuses it with ResourceExhausted when max calls
 // are open. An admitted call's context ends after firstMsg unless its request
-// message arrives first. Its slot is given back when its handler returns, or
-// at that deadline for a call that never reaches a handler (a request that
-// never comes, is too large or fails to decode). gRPC runs tap under the
-// connection's lock: it allocates the call and its timer and nothing else.
+// message arrives first. Its slot is given back when its handler returns,
+// or, for a call that never reaches a handler, when gRPC ends it (an unknown
+// method, a request too large or malformed, a reset) or at that deadline (a
+// request that never comes). gRPC runs tap under the connection's lock.
 func (g *guard) tap(ctx context.Context, _ *tap.Info) (context.Context, error) {
 	if g.open.Add(1) > g.max {
 		g.open.Add(-1)
@@ -79,16 +79,13 @@ func (g *guard) unary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h g
 	return resp, err
 }
 
-// stream ties the call's context to the transport's stream (a stream's
-// handler waits on it, and so do its sends), stops the first-message
-// deadline at the first received message, and gives the slot back when the
-// handler returns.
+// stream stops the first-message deadline at the first received message and
+// gives the slot back when the handler returns.
 func (g *guard) stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 	c := call(ss.Context())
 	if c == nil {
 		return h(srv, ss)
 	}
-	c.follow()
 	defer c.finish()
 	return h(srv, &firstRecv{ServerStream: ss, call: c})
 }

@@ -16,11 +16,10 @@ type guardKey struct{}
 // deadline and, for a unary call once its request has arrived, at the call's
 // deadline. It is the context gRPC's reader waits on for the request.
 //
-// Until it follows its parent (streams do, from their interceptor on) it does
-// not end with it: a unary call whose peer resets it before the request
-// arrives keeps its slot until the first-message deadline, as a call that
-// never sends one does; once the request has arrived a unary handler answers
-// from memory and its one response write never waits on the context.
+// It ends with its parent too (a context.AfterFunc, stopped when the handler
+// returns), so a call gRPC finishes before any handler runs gives its slot
+// back at once. A context derived from it after its handler has returned is
+// not canceled by it: cancel it (as go vet's lostcancel asks).
 // context.Cause of it reports its parent's cause.
 type guarded struct {
 	parent context.Context
@@ -36,8 +35,8 @@ type guarded struct {
 	// deadline is the call's deadline in Unix nanoseconds once it has one
 	// (the earlier of rpcTimeout and the parent's), else 0.
 	deadline atomic.Int64
-	// unfollow stops following the parent (streams only; the handler's
-	// goroutine sets and calls it).
+	// unfollow stops following the parent (set by newGuarded, called by
+	// finish).
 	unfollow func() bool
 }
 
@@ -47,7 +46,19 @@ func newGuarded(parent context.Context, g *guard) *guarded {
 	c := &guarded{parent: parent, g: g, done: make(chan struct{})}
 	c.awaiting.Store(true)
 	c.timer = time.AfterFunc(within(parent, g.firstMsg), c.fire)
+	c.unfollow = context.AfterFunc(parent, c.parentDone)
 	return c
+}
+
+// parentDone ends the call with its parent (the stream reset, the connection
+// closed, the server stopped, or gRPC finishing a call no handler took: an
+// unknown method, an oversized or malformed request); a call that has not
+// reached its handler gives its slot back, since no handler will.
+func (c *guarded) parentDone() {
+	c.end(c.parent.Err())
+	if c.awaiting.Load() {
+		c.release()
+	}
 }
 
 // within returns d, or less when parent's deadline is sooner.
@@ -90,18 +101,11 @@ func (c *guarded) received(timeout time.Duration) bool {
 	return true
 }
 
-// follow makes the call end when its parent does.
-func (c *guarded) follow() {
-	c.unfollow = context.AfterFunc(c.parent, func() { c.end(c.parent.Err()) })
-}
-
 // finish is the call's end, when its handler returns: the timer and the
 // following stop and the slot is given back.
 func (c *guarded) finish() {
 	c.timer.Stop()
-	if c.unfollow != nil {
-		c.unfollow()
-	}
+	c.unfollow()
 	c.release()
 }
 

@@ -262,3 +262,18 @@ func BenchmarkGuardUnary(b *testing.B) {
 		cancel()
 	}
 }
+
+// A call gRPC ends before any handler runs (an unknown method, an oversized
+// or malformed request, a reset: gRPC cancels the stream's context) gives its
+// slot back then, not at the first-message deadline, and its context ends.
+func TestCallEndedBeforeHandlerReleasesAtOnce(t *testing.T) {
+	t.Parallel()
+	g := newGuard(2, time.Hour, time.Hour)
+	parent, cancel := context.WithCancel(context.Background())
+	ctx, err := g.tap(parent, nil)
+	require.NoError(t, err)
+	cancel()
+	require.Eventually(t, func() bool { return g.open.Load() == 0 }, 10*time.Second, time.Millisecond)
+	<-ctx.Done()
+	assert.ErrorIs(t, ctx.Err(), context.Canceled)
+}
