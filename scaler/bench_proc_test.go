@@ -57,17 +57,21 @@ func TestBenchServerChild(t *testing.T) {
 		}
 		_ = srv.Serve(ctx, lis)
 	case "limits":
-		gs := grpc.NewServer(Limits{}.ServerOptions()...)
-		pb.RegisterExternalScalerServer(gs, constantServer{})
-		go func() { <-ctx.Done(); gs.Stop() }()
-		_ = gs.Serve(LimitListener(lis, 0, nil))
+		serveConstant(ctx, LimitListener(lis, 0, nil), Limits{}.ServerOptions()...)
+	case "workers":
+		serveConstant(ctx, lis, grpc.NumStreamWorkers(StreamWorkers))
 	default:
-		gs := grpc.NewServer()
-		pb.RegisterExternalScalerServer(gs, constantServer{})
-		go func() { <-ctx.Done(); gs.Stop() }()
-		_ = gs.Serve(lis)
+		serveConstant(ctx, lis)
 	}
 	os.Exit(0)
+}
+
+// serveConstant serves the constant answer on lis with opts until ctx ends.
+func serveConstant(ctx context.Context, lis net.Listener, opts ...grpc.ServerOption) {
+	gs := grpc.NewServer(opts...)
+	pb.RegisterExternalScalerServer(gs, constantServer{})
+	go func() { <-ctx.Done(); gs.Stop() }()
+	_ = gs.Serve(lis)
 }
 
 // BenchmarkGetMetricsGRPCProcess is BenchmarkGetMetricsGRPC with each server
@@ -76,10 +80,11 @@ func TestBenchServerChild(t *testing.T) {
 // less at the mercy of a busy machine than requests/s. Between nvml-scaler
 // and the constant-answer floor, "limits" answers the same constants behind
 // serve's limits (the tap, the guard's interceptors, the listener's cap): what
-// they cost apart from the handler.
+// they cost apart from the handler; "workers" is the constant answer with
+// only the StreamWorkers option, gRPC's own gain from reused goroutines.
 func BenchmarkGetMetricsGRPCProcess(b *testing.B) {
 	for _, c := range []int{1, 8, 64} {
-		for _, server := range []string{"nvml-scaler", "limits", "constant"} {
+		for _, server := range []string{"nvml-scaler", "limits", "workers", "constant"} {
 			b.Run(fmt.Sprintf("c=%d/server=%s", c, server), func(b *testing.B) {
 				args := append(strings.Fields(os.Getenv(benchWrapEnv)), os.Args[0], "-test.run=^TestBenchServerChild$")
 				cmd := exec.Command(args[0], args[1:]...)

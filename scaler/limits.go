@@ -48,6 +48,15 @@ const (
 	// MaxMetadataBytes bounds the keys and values of a trigger's
 	// scalerMetadata together (bytes): room for 100 MIG UUIDs in gpuUUIDs.
 	MaxMetadataBytes = 8 << 10
+	// StreamWorkers is how many goroutines gRPC keeps to run calls on
+	// (grpc.NumStreamWorkers); a call finding none idle gets a goroutine of
+	// its own, as without workers. A new goroutine's stack grows twice on
+	// the way to the handler (gRPC's receive path is deep), about a third of
+	// a GetMetrics call's server instructions; a reused one has grown
+	// already (BENCHMARKS.md). A StreamIsActive stream holds its worker for
+	// its life. 64 covers the concurrency KEDA's operator reaches; an idle
+	// worker costs one parked goroutine (a few KiB of stack).
+	StreamWorkers = 64
 )
 
 // Keepalive policy. KEDA's client (v2.21) sends no keepalive pings; the server
@@ -101,7 +110,8 @@ func (l Limits) withDefaults() Limits {
 // FirstMessageTimeout after its headers ends with Canceled; a new connection
 // gets ConnectionTimeout for its handshake; the keepalive policy pings idle
 // peers (a frozen one is dropped after 40 s) and tolerates pings every 10 s;
-// every unary call gets the server-side deadline RPCTimeout. Each call of
+// every unary call gets the server-side deadline RPCTimeout; calls run on
+// StreamWorkers reused goroutines while some are idle. Each call of
 // ServerOptions counts MaxStreams afresh: use its result for one grpc.Server.
 func (l Limits) ServerOptions() []grpc.ServerOption {
 	l = l.withDefaults()
@@ -114,6 +124,8 @@ func (l Limits) ServerOptions() []grpc.ServerOption {
 		grpc.ConnectionTimeout(ConnectionTimeout),
 		grpc.KeepaliveEnforcementPolicy(keepaliveEnforcement),
 		grpc.KeepaliveParams(keepaliveServer),
+		// Experimental in grpc-go (v1.84); its absence would only cost speed.
+		grpc.NumStreamWorkers(StreamWorkers),
 	)
 }
 
