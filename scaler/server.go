@@ -34,8 +34,13 @@ type ServerConfig struct {
 	// Logger receives lifecycle events; nil discards. The request path does not log.
 	Logger *slog.Logger
 	// GRPCOptions are passed to grpc.NewServer in Serve after
-	// [Server.ServerOptions] (TLS credentials, interceptors for metrics).
+	// [Server.ServerOptions] (TLS credentials, metrics' unknown-method
+	// handler).
 	GRPCOptions []grpc.ServerOption
+	// Services, when set, wraps the grpc.Server that Serve registers its
+	// services (and reflection) on, such as serve's call counting
+	// (internal/metrics' Metrics.Services); nil registers them on it.
+	Services func(reflection.GRPCServer) reflection.GRPCServer
 	// ShutdownTimeout bounds the graceful stop, and then the wait for the
 	// Sampler to close the Source; 0 means DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
@@ -76,6 +81,7 @@ type Server struct {
 	sampler       *Sampler
 	log           *slog.Logger
 	opts          []grpc.ServerOption
+	services      func(reflection.GRPCServer) reflection.GRPCServer
 	shutdown      time.Duration
 	limits        Limits
 	maxConns      int
@@ -120,6 +126,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		sampler:       cfg.Sampler,
 		log:           cfg.Logger,
 		opts:          cfg.GRPCOptions,
+		services:      cfg.Services,
 		shutdown:      cfg.ShutdownTimeout,
 		limits:        cfg.Limits.withDefaults(),
 		maxConns:      cfg.MaxConnections,
@@ -150,9 +157,13 @@ func (s *Server) Register(gs grpc.ServiceRegistrar) {
 // Source when it stops.
 func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	gs := grpc.NewServer(append(s.ServerOptions(), s.opts...)...)
-	s.Register(gs)
+	var reg reflection.GRPCServer = gs
+	if s.services != nil {
+		reg = s.services(gs)
+	}
+	s.Register(reg)
 	if s.reflection {
-		reflection.Register(gs)
+		reflection.Register(reg)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

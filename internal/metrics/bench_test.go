@@ -22,10 +22,9 @@ import (
 // BenchmarkServeOptions is one GetMetrics round trip over bufconn, client and
 // server in this process, one call at a time, against a gRPC server that
 // answers constants with no options (the floor), the node server alone, and
-// the node server with serve's metrics options (the stats handler, the
-// stream interceptor, the unknown-method handler): the differences in
-// allocs/op are what the limits and the handler, then counting every call,
-// cost. Allocations are exact, unlike throughput on a shared machine; the
+// the node server with serve's call counting (Services' counting handlers,
+// the unknown-method handler): the differences in allocs/op are what the
+// limits and the handler, then counting every call, cost. Allocations are exact, unlike throughput on a shared machine; the
 // client's share is the same in all three.
 func BenchmarkServeOptions(b *testing.B) {
 	rec, err := recording.Load(filepath.Join("..", "..", "testdata", "recordings", goldenFixture))
@@ -39,11 +38,12 @@ func BenchmarkServeOptions(b *testing.B) {
 			require.NoError(b, err)
 			s, err := scaler.NewSampler(scaler.SamplerConfig{Source: src, Node: "bench"})
 			require.NoError(b, err)
-			var opts []grpc.ServerOption
+			cfg := scaler.ServerConfig{Sampler: s}
 			if bc.metrics {
-				opts = New(Options{}).ServerOptions()
+				m := New(Options{})
+				cfg.GRPCOptions, cfg.Services = m.ServerOptions(), m.Services
 			}
-			srv, err := scaler.NewServer(scaler.ServerConfig{Sampler: s, GRPCOptions: opts})
+			srv, err := scaler.NewServer(cfg)
 			require.NoError(b, err)
 			lis := bufconn.Listen(1 << 20)
 			ctx, cancel := context.WithCancel(context.Background())

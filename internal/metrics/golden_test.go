@@ -20,8 +20,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 
 	"github.com/nvml-scaler/nvml-scaler/nvml"
@@ -101,17 +99,13 @@ func exposition(t *testing.T) string {
 	m.NVMLError(&nvml.LoadError{})
 	m.NVMLError(nvml.ErrTimeout)
 
-	// Calls end through the stats handler, as gRPC reports them.
-	call := func(method string, err error) {
-		ctx := grpc.NewContextWithServerTransportStream(context.Background(), fakeStream(method))
-		rpcStats{m}.HandleRPC(ctx, &stats.End{Error: err})
-	}
+	// Calls end through the counting handlers, as Services registers them.
 	for _, err := range []error{nil, nil, status.Error(codes.Unavailable, "stale")} {
-		call("/externalscaler.ExternalScaler/GetMetrics", err)
+		_, _ = m.countUnary(m.row("externalscaler.ExternalScaler/GetMetrics"),
+			func(any, context.Context, func(any) error, grpc.UnaryServerInterceptor) (any, error) { return nil, err })(nil, context.Background(), nil, nil)
 	}
-	call("/externalscaler.ExternalScaler/StreamIsActive", status.Error(codes.Canceled, "gone"))
-	_ = m.stream(nil, nil, &grpc.StreamServerInfo{FullMethod: "/externalscaler.ExternalScaler/StreamIsActive"},
-		func(any, grpc.ServerStream) error { return nil })
+	_ = m.countStream(m.row("externalscaler.ExternalScaler/StreamIsActive"),
+		func(any, grpc.ServerStream) error { return status.Error(codes.Canceled, "gone") })(nil, nil)
 
 	w := httptest.NewRecorder()
 	m.Handler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
@@ -142,11 +136,3 @@ func roundValue(t *testing.T, line string) string {
 	require.NoError(t, err, line)
 	return line[:i+1] + strconv.FormatFloat(v, 'g', 10, 64)
 }
-
-// fakeStream is the method name of a call, as gRPC's stats handler finds it.
-type fakeStream string
-
-func (f fakeStream) Method() string             { return string(f) }
-func (fakeStream) SetHeader(metadata.MD) error  { return nil }
-func (fakeStream) SendHeader(metadata.MD) error { return nil }
-func (fakeStream) SetTrailer(metadata.MD) error { return nil }

@@ -5,7 +5,6 @@ package metrics
 import (
 	"context"
 	"net"
-	"strings"
 	"sync/atomic"
 
 	pb "github.com/kedacore/keda/v2/pkg/scalers/externalscaler"
@@ -14,52 +13,83 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
 	rpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	rpbalpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
-	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 )
 
-// ServerOptions returns what counts calls and streams: pass them in
-// scaler.ServerConfig.GRPCOptions. A stats handler counts every call that
-// gets as far as a stream, by method and code, including those refused
-// before any handler (a request above the size limit, a malformed message,
-// a first-message deadline, an unknown method: answered Unimplemented through
-// gRPC's unknown-service handler, which the stats handler sees). A method no
-// service of serve's defines is labelled "unknown", so the label stays
-// bounded. A stream interceptor keeps streams_open.
+// ServerOptions returns what counts the calls no service takes: pass them in
+// scaler.ServerConfig.GRPCOptions (or to grpc.NewServer) together with
+// [Metrics.Services]. A call to a method that no service defines is
+// answered Unimplemented through gRPC's unknown-service handler and counted
+// under the method label "unknown" (one label however many names are
+// tried).
 func (m *Metrics) ServerOptions() []grpc.ServerOption {
-	return []grpc.ServerOption{
-		grpc.StatsHandler(rpcStats{m}),
-		grpc.ChainStreamInterceptor(m.stream),
-		grpc.UnknownServiceHandler(unknownMethod),
+	return []grpc.ServerOption{grpc.UnknownServiceHandler(m.unknownMethod)}
+}
+
+func (m *Metrics) unknownMethod(_ any, ss grpc.ServerStream) error {
+	err := status.Error(codes.Unimplemented, "unknown service or method")
+	m.count(m.calls[unknownMethodLabel], err)
+	return err
+}
+
+// Services returns gs wrapped so that every service registered through it
+// counts its calls in rpc_requests_total, by method and by the code gRPC
+// answers with: its handler's, or the request's decoding's (a request above
+// the size limit, a malformed message, one that never arrived before the
+// first-message deadline), which gRPC reports before any interceptor runs.
+// Its streams are counted in streams_open while they are served. Register
+// services (and reflection) on the result instead of on gs.
+//
+// It replaces a stats handler, which gRPC feeds five to seven events per
+// call, allocated whatever the handler does (17 allocations, 1.15 KB per
+// GetMetrics call; BENCHMARKS.md, issue 12). Calls gRPC refuses before a
+// stream exists (the call cap, a malformed method name) are not calls here:
+// the first is in refused_total.
+func (m *Metrics) Services(gs reflection.GRPCServer) reflection.GRPCServer {
+	return countedServices{GRPCServer: gs, m: m}
+}
+
+// countedServices registers each service with its handlers wrapped in
+// counting ones.
+type countedServices struct {
+	reflection.GRPCServer
+	m *Metrics
+}
+
+func (c countedServices) RegisterService(sd *grpc.ServiceDesc, impl any) {
+	counted := *sd
+	counted.Methods = make([]grpc.MethodDesc, len(sd.Methods))
+	for i, md := range sd.Methods {
+		md.Handler = c.m.countUnary(c.m.row(sd.ServiceName+"/"+md.MethodName), md.Handler)
+		counted.Methods[i] = md
+	}
+	counted.Streams = make([]grpc.StreamDesc, len(sd.Streams))
+	for i, st := range sd.Streams {
+		st.Handler = c.m.countStream(c.m.row(sd.ServiceName+"/"+st.StreamName), st.Handler)
+		counted.Streams[i] = st
+	}
+	c.GRPCServer.RegisterService(&counted, impl)
+}
+
+func (m *Metrics) countUnary(row *callCounters, h grpc.MethodHandler) grpc.MethodHandler {
+	return func(srv any, ctx context.Context, dec func(any) error, in grpc.UnaryServerInterceptor) (any, error) {
+		resp, err := h(srv, ctx, dec, in)
+		m.count(row, err)
+		return resp, err
 	}
 }
 
-func (m *Metrics) stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-	m.streams.Inc()
-	defer m.streams.Dec()
-	return h(srv, ss)
-}
-
-func unknownMethod(any, grpc.ServerStream) error {
-	return status.Error(codes.Unimplemented, "unknown service or method")
-}
-
-// rpcStats is the stats handler: it acts on a call's End only.
-type rpcStats struct{ m *Metrics }
-
-func (rpcStats) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context   { return ctx }
-func (rpcStats) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
-func (rpcStats) HandleConn(context.Context, stats.ConnStats)                       {}
-
-func (s rpcStats) HandleRPC(ctx context.Context, st stats.RPCStats) {
-	end, ok := st.(*stats.End)
-	if !ok {
-		return
+func (m *Metrics) countStream(row *callCounters, h grpc.StreamHandler) grpc.StreamHandler {
+	return func(srv any, ss grpc.ServerStream) error {
+		m.streams.Inc()
+		defer m.streams.Dec()
+		err := h(srv, ss)
+		m.count(row, err)
+		return err
 	}
-	method, _ := grpc.Method(ctx)
-	s.m.count(method, end.Error)
 }
 
 // callCounters are one method's rpc_requests_total counters by code. Each is
@@ -93,12 +123,20 @@ func callTable() map[string]*callCounters {
 // unknownMethodLabel is the method label of a call to a method serve does not define.
 const unknownMethodLabel = "unknown"
 
-func (m *Metrics) count(method string, err error) {
-	row := m.calls[strings.TrimPrefix(method, "/")]
-	if row == nil {
-		row = m.calls[unknownMethodLabel]
+// row returns the counters of a full method name without its leading "/",
+// those of "unknown" for a method serve does not define.
+func (m *Metrics) row(method string) *callCounters {
+	if row := m.calls[method]; row != nil {
+		return row
 	}
-	code := status.Code(err)
+	return m.calls[unknownMethodLabel]
+}
+
+// count counts a call of row's method that ended with err, under the code
+// gRPC answers for it: err's status, or, for an error without one,
+// Canceled or DeadlineExceeded for a context's error and Unknown otherwise.
+func (m *Metrics) count(row *callCounters, err error) {
+	code := codeOf(err)
 	if int(code) >= len(row.byCode) { // a code gRPC does not define
 		m.rpcs.WithLabelValues(row.method, code.String()).Inc()
 		return
@@ -111,6 +149,14 @@ func (m *Metrics) count(method string, err error) {
 		row.byCode[code].Store(c)
 	}
 	(*c).Inc()
+}
+
+// codeOf is the code gRPC answers a call whose handler returned err with.
+func codeOf(err error) codes.Code {
+	if s, ok := status.FromError(err); ok {
+		return s.Code()
+	}
+	return status.FromContextError(err).Code()
 }
 
 // CountHandshakes wraps the server's transport credentials so that every

@@ -83,7 +83,7 @@ func TestInterceptors(t *testing.T) {
 	lis := bufconn.Listen(1 << 16)
 	gs := grpc.NewServer(m.ServerOptions()...)
 	hs := health.NewServer()
-	healthpb.RegisterHealthServer(gs, hs)
+	healthpb.RegisterHealthServer(m.Services(gs), hs)
 	go func() { _ = gs.Serve(lis) }()
 	defer gs.Stop()
 	conn, err := grpc.NewClient("passthrough:///bufconn",

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
 
 	"github.com/nvml-scaler/nvml-scaler/internal/tlsreload/certtest"
@@ -39,7 +40,7 @@ func TestRefusedCallsAreCounted(t *testing.T) {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	gs := grpc.NewServer(append(m.ServerOptions(), grpc.Creds(creds), grpc.MaxRecvMsgSize(1024))...)
-	healthpb.RegisterHealthServer(gs, health.NewServer())
+	healthpb.RegisterHealthServer(m.Services(gs), health.NewServer())
 	go func() { _ = gs.Serve(lis) }()
 	defer gs.Stop()
 
@@ -52,6 +53,11 @@ func TestRefusedCallsAreCounted(t *testing.T) {
 	defer cancel()
 	_, err = healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: strings.Repeat("x", 2048)})
 	require.Equal(t, codes.ResourceExhausted, status.Code(err), "%v", err)
+	// Bytes that are no HealthCheckRequest (field 1, wire type 7: invalid):
+	// gRPC fails to decode them before any interceptor.
+	bad := []byte{0x0f, 0x01}
+	err = conn.Invoke(ctx, "/grpc.health.v1.Health/Check", &bad, new([]byte), grpc.ForceCodecV2(rawCodec{}))
+	require.Equal(t, codes.Internal, status.Code(err), "%v", err)
 	for _, method := range []string{"/nope.Svc/A", "/nope.Svc/B", "/grpc.health.v1.Health/Bogus"} {
 		err = conn.Invoke(ctx, method, &healthpb.HealthCheckRequest{}, &healthpb.HealthCheckResponse{})
 		require.Equal(t, codes.Unimplemented, status.Code(err), "%v", err)
@@ -66,6 +72,10 @@ func TestRefusedCallsAreCounted(t *testing.T) {
 
 	require.Eventually(t, func() bool {
 		v, _ := m.Value("rpc_requests_total", "method", "grpc.health.v1.Health/Check", "code", "ResourceExhausted")
+		return v == 1
+	}, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool {
+		v, _ := m.Value("rpc_requests_total", "method", "grpc.health.v1.Health/Check", "code", "Internal")
 		return v == 1
 	}, 5*time.Second, time.Millisecond)
 	require.Eventually(t, func() bool {
@@ -86,3 +96,17 @@ func TestRefusedCallsAreCounted(t *testing.T) {
 	v, _ := m.Value("refused_total", "limit", "calls")
 	assert.Equal(t, 2.0, v)
 }
+
+// rawCodec sends a []byte as the request's encoded message, whatever it holds.
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
+	return mem.BufferSlice{mem.SliceBuffer(*v.(*[]byte))}, nil
+}
+
+func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	*v.(*[]byte) = data.Materialize()
+	return nil
+}
+
+func (rawCodec) Name() string { return "proto" }

@@ -120,7 +120,7 @@ func agentMetrics(t *testing.T) *metrics.Metrics {
 	m.ObserveSweep(time.Millisecond, errors.New("sweep failed"))
 	m.NVMLError(&nvml.CallError{Func: "nvmlDeviceGetPowerUsage", Return: nvml.ErrGPULost})
 	gs := grpc.NewServer(m.ServerOptions()...)
-	healthpb.RegisterHealthServer(gs, health.NewServer())
+	healthpb.RegisterHealthServer(m.Services(gs), health.NewServer())
 	callOnce(t, gs, func(cc *grpc.ClientConn) error {
 		_, err := healthpb.NewHealthClient(cc).Check(context.Background(), &healthpb.HealthCheckRequest{})
 		return err
