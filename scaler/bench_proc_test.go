@@ -1,21 +1,25 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package scaler
+package scaler_test
 
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"strings"
 	"testing"
-	"time"
 
 	pb "github.com/kedacore/keda/v2/pkg/scalers/externalscaler"
 	"google.golang.org/grpc"
+
+	"github.com/nvml-scaler/nvml-scaler/internal/metrics"
+	"github.com/nvml-scaler/nvml-scaler/scaler"
 )
 
 // benchChildEnv names the server TestBenchServerChild runs.
@@ -31,6 +35,10 @@ const (
 	benchCaseEnv = "NVML_SCALER_BENCH_CASE"
 )
 
+// benchProfEnv, when set, is a path prefix: each server process writes its
+// CPU profile to <prefix>.<case> (go tool pprof scaler.test <file>).
+const benchProfEnv = "NVML_SCALER_BENCH_PROF"
+
 // TestBenchServerChild is the server process of BenchmarkGetMetricsGRPCProcess:
 // it serves until its stdin closes. It skips when not started by it.
 func TestBenchServerChild(t *testing.T) {
@@ -43,33 +51,55 @@ func TestBenchServerChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	fmt.Println(lis.Addr())
+	stopProfile := func() {}
+	if prefix := os.Getenv(benchProfEnv); prefix != "" {
+		if stopProfile, err = startCPUProfile(prefix + "." + os.Getenv(benchCaseEnv)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { _, _ = io.Copy(io.Discard, os.Stdin); cancel() }()
 	switch which {
 	case "nvml-scaler":
-		s, err := NewSampler(SamplerConfig{Source: newFake(benchGPUs)})
+		// serve's server: its counting (internal/cli/serve.go), 8 fake GPUs.
+		m := metrics.New(metrics.Options{})
+		s, err := scaler.NewSampler(scaler.SamplerConfig{Source: scaler.NewFakeSource(scaler.BenchGPUs), OnSweep: m.ObserveSweep})
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv, err := NewServer(ServerConfig{Sampler: s})
+		m.WatchSampler(s)
+		srv, err := scaler.NewServer(m.Instrument(scaler.ServerConfig{Sampler: s}))
 		if err != nil {
 			t.Fatal(err)
 		}
 		_ = srv.Serve(ctx, lis)
 	case "limits":
-		serveConstant(ctx, LimitListener(lis, 0, nil), Limits{}.ServerOptions()...)
+		serveConstant(ctx, scaler.LimitListener(lis, 0, nil), scaler.Limits{}.ServerOptions()...)
 	case "workers":
-		serveConstant(ctx, lis, grpc.NumStreamWorkers(StreamWorkers))
+		serveConstant(ctx, lis, grpc.NumStreamWorkers(scaler.StreamWorkers))
 	default:
 		serveConstant(ctx, lis)
 	}
-	os.Exit(0)
+	stopProfile()
+	os.Exit(0) // without goleak's check: the stdin reader is still blocked
+}
+
+// startCPUProfile writes the process's CPU profile to path until stop.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return nil, errors.Join(err, f.Close())
+	}
+	return func() { pprof.StopCPUProfile(); _ = f.Close() }, nil
 }
 
 // serveConstant serves the constant answer on lis with opts until ctx ends.
 func serveConstant(ctx context.Context, lis net.Listener, opts ...grpc.ServerOption) {
 	gs := grpc.NewServer(opts...)
-	pb.RegisterExternalScalerServer(gs, constantServer{})
+	pb.RegisterExternalScalerServer(gs, scaler.ConstantServer{})
 	go func() { <-ctx.Done(); gs.Stop() }()
 	_ = gs.Serve(lis)
 }
@@ -77,7 +107,8 @@ func serveConstant(ctx context.Context, lis net.Listener, opts ...grpc.ServerOpt
 // BenchmarkGetMetricsGRPCProcess is BenchmarkGetMetricsGRPC with each server
 // in its own process, so that the server's CPU per request is measured apart
 // from the client's (server-cpu-µs/req, from /proc/<pid>/stat): a figure
-// less at the mercy of a busy machine than requests/s. Between nvml-scaler
+// less at the mercy of a busy machine than requests/s. "nvml-scaler" is
+// serve's server, its call counting included, on 8 fake GPUs. Between it
 // and the constant-answer floor, "limits" answers the same constants behind
 // serve's limits (the tap, the guard's interceptors, the listener's cap): what
 // they cost apart from the handler; "workers" is the constant answer with
@@ -106,31 +137,8 @@ func BenchmarkGetMetricsGRPCProcess(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				runGRPCBench(b, strings.TrimSpace(line), c, cmd.Process.Pid)
+				scaler.RunGRPCBench(b, strings.TrimSpace(line), c, cmd.Process.Pid)
 			})
 		}
 	}
-}
-
-// procCPU returns the user and system CPU time pid has used (0 for pid 0),
-// from /proc/<pid>/stat, in clock ticks of 10 ms.
-func procCPU(b *testing.B, pid int) time.Duration {
-	if pid <= 0 {
-		return 0
-	}
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		b.Fatal(err)
-	}
-	// Fields after the command name, which is in parentheses: state is
-	// field 3, utime 14, stime 15.
-	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
-	var utime, stime int64
-	if _, err := fmt.Sscan(f[11], &utime); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := fmt.Sscan(f[12], &stime); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(utime+stime) * 10 * time.Millisecond
 }

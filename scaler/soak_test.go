@@ -63,8 +63,7 @@ func TestSoak(t *testing.T) {
 	m.WatchSampler(smp)
 	// The soak's clients all connect at once: admit them (the default cap,
 	// DefaultMaxConnections, is what TestConnectionFloodIsBounded checks).
-	srv, err := scaler.NewServer(scaler.ServerConfig{Sampler: smp, GRPCOptions: m.ServerOptions(), Services: m.Services,
-		MaxConnections: 2 * soakClients})
+	srv, err := scaler.NewServer(m.Instrument(scaler.ServerConfig{Sampler: smp, MaxConnections: 2 * soakClients}))
 	require.NoError(t, err)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

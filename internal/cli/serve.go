@@ -183,9 +183,8 @@ func runServe(ctx context.Context, d *deps, f *serveFlags) error {
 	if err != nil {
 		return errors.Join(err, closeAttr(), sampler.Close())
 	}
-	srv, err := scaler.NewServer(scaler.ServerConfig{Sampler: sampler, Logger: log,
-		GRPCOptions: append(countedCreds(tlsr, m), m.ServerOptions()...), Services: m.Services, Reflection: f.reflection,
-		Limits: scaler.Limits{OnRefused: m.CallRefused}, OnConnRefused: m.ConnRefused, Engines: eng.metrics()})
+	srv, err := scaler.NewServer(m.Instrument(scaler.ServerConfig{Sampler: sampler, Logger: log,
+		GRPCOptions: countedCreds(tlsr, m), Reflection: f.reflection, Engines: eng.metrics()}))
 	if err != nil {
 		return errors.Join(err, closeAttr(), sampler.Close())
 	}

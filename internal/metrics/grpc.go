@@ -17,6 +17,8 @@ import (
 	rpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	rpbalpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
 	"google.golang.org/grpc/status"
+
+	"github.com/nvml-scaler/nvml-scaler/scaler"
 )
 
 // ServerOptions returns what counts the calls no service takes: pass them in
@@ -27,6 +29,17 @@ import (
 // tried).
 func (m *Metrics) ServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{grpc.UnknownServiceHandler(m.unknownMethod)}
+}
+
+// Instrument returns cfg with serve's counting: the unknown-method handler
+// appended to GRPCOptions, [Metrics.Services], and the calls and
+// connections refused for the limits counted in refused_total.
+func (m *Metrics) Instrument(cfg scaler.ServerConfig) scaler.ServerConfig {
+	cfg.GRPCOptions = append(cfg.GRPCOptions, m.ServerOptions()...)
+	cfg.Services = m.Services
+	cfg.Limits.OnRefused = m.CallRefused
+	cfg.OnConnRefused = m.ConnRefused
+	return cfg
 }
 
 func (m *Metrics) unknownMethod(_ any, ss grpc.ServerStream) error {
