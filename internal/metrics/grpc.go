@@ -21,9 +21,10 @@ import (
 	"github.com/nvml-scaler/nvml-scaler/scaler"
 )
 
-// ServerOptions returns what counts the calls no service takes: pass them in
-// scaler.ServerConfig.GRPCOptions (or to grpc.NewServer) together with
-// [Metrics.Services]. A call to a method that no service defines is
+// ServerOptions returns what counts the calls no service takes. Alone it
+// counts nothing else: register the services through [Metrics.Services]
+// too, or use [Metrics.Instrument], which sets both on a
+// scaler.ServerConfig. A call to a method that no service defines is
 // answered Unimplemented through gRPC's unknown-service handler and counted
 // under the method label "unknown" (one label however many names are
 // tried).

@@ -74,8 +74,8 @@ func newStack(t *testing.T, lib string, run bool) *stack {
 		SweepTimeout: timeout, RetryBackoff: fastRetry, Logger: log, Now: s.clock(run), OnSweep: s.metrics.ObserveSweep})
 	require.NoError(t, err)
 	s.metrics.WatchSampler(s.sampler)
-	s.server, err = scaler.NewServer(scaler.ServerConfig{Sampler: s.sampler, Logger: log,
-		GRPCOptions: s.metrics.ServerOptions(), ShutdownTimeout: 5 * time.Second})
+	s.server, err = scaler.NewServer(s.metrics.Instrument(scaler.ServerConfig{Sampler: s.sampler, Logger: log,
+		ShutdownTimeout: 5 * time.Second}))
 	require.NoError(t, err)
 
 	lis := bufconn.Listen(1 << 20)
@@ -89,7 +89,7 @@ func newStack(t *testing.T, lib string, run bool) *stack {
 		})
 	} else {
 		gs := grpc.NewServer(append(s.server.ServerOptions(), s.metrics.ServerOptions()...)...)
-		s.server.Register(gs)
+		s.server.Register(s.metrics.Services(gs))
 		go func() { _ = gs.Serve(lis) }()
 		t.Cleanup(func() {
 			gs.Stop()
