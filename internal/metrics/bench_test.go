@@ -40,8 +40,7 @@ func BenchmarkServeOptions(b *testing.B) {
 			require.NoError(b, err)
 			cfg := scaler.ServerConfig{Sampler: s}
 			if bc.metrics {
-				m := New(Options{})
-				cfg.GRPCOptions, cfg.Services = m.ServerOptions(), m.Services
+				cfg = New(Options{}).Instrument(cfg)
 			}
 			srv, err := scaler.NewServer(cfg)
 			require.NoError(b, err)

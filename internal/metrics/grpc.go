@@ -43,7 +43,7 @@ func (m *Metrics) Instrument(cfg scaler.ServerConfig) scaler.ServerConfig {
 	return cfg
 }
 
-func (m *Metrics) unknownMethod(_ any, ss grpc.ServerStream) error {
+func (m *Metrics) unknownMethod(any, grpc.ServerStream) error {
 	err := status.Error(codes.Unimplemented, "unknown service or method")
 	m.count(m.calls[unknownMethodLabel], err)
 	return err
